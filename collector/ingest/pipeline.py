@@ -1,0 +1,237 @@
+"""The ingest pipeline: accept → write-ahead log (acknowledge) → normalize (worker processes) → one writer.
+
+    submit(kind, payload) ──▶ WAL group commit ──▶ batcher thread ──▶ build_batch in a worker process
+                 │ (Overloaded when too much is pending)          └──▶ Store.write: insert spans/logs,
+                 ▼                                                     join log events, then trim the WAL
+    Future[seq] resolves when the export is durable: that is when the caller may acknowledge it.
+
+Backpressure: the bytes accepted but not yet stored are bounded by ``max_pending_bytes``; past it
+:meth:`IngestPipeline.submit` raises :class:`Overloaded` so the receivers answer 503 / UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import duckdb
+
+from collector.errors import Overloaded, StoreClosed
+from collector.ingest.logjoin import join_log_messages
+from collector.ingest.rows import Batch, build_batch
+from collector.store.database import Store
+from collector.store.wal import WalRecord, WriteAheadLog
+
+__all__ = ["IngestPipeline", "IngestStats"]
+
+_MAX_GROUP_BYTES = 16 * 1024 * 1024
+_GATHER_SECONDS = 0.005
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Live figures for ``/api/v1/status``."""
+
+    accepted_requests: int = 0
+    accepted_bytes: int = 0
+    refused_requests: int = 0
+    stored_batches: int = 0
+    stored_rows: int = 0
+    pending_bytes: int = 0
+    pending_records: int = 0
+    failed_batches: int = 0
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class _Item:
+    seq: int
+    kind: int
+    payload: bytes
+
+
+class IngestPipeline:
+    """Owns the write-ahead log's lifecycle, the normalizer processes and the batcher thread."""
+
+    def __init__(
+        self, store: Store, wal: WriteAheadLog, *, workers: int, max_pending_bytes: int
+    ) -> None:
+        self._store = store
+        self._wal = wal
+        self._max_pending = max_pending_bytes
+        self._lock = threading.Condition()
+        self._queue: deque[_Item] = deque()
+        self._in_flight = threading.Semaphore(max(1, workers) + 1)
+        self._closing = False
+        self.stats = IngestStats()
+        self._pool = (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        )
+        self._thread = threading.Thread(target=self._run_batcher, name="spanlab-batcher", daemon=True)
+
+    def start(self) -> int:
+        """Queue what the log kept from an earlier run, then start taking exports. Returns records replayed."""
+        replayed = self._enqueue_replayed(self._wal.replay())
+        self._wal.start()
+        self._thread.start()
+        return replayed
+
+    def _enqueue_replayed(self, records: Iterable[WalRecord]) -> int:
+        count = 0
+        for record in records:
+            self._count_pending(len(record.payload))
+            self._queue.append(_Item(record.seq, record.kind, record.payload))
+            count += 1
+        return count
+
+    # -- accepting ----------------------------------------------------------------------------------------------
+    def submit(self, kind: int, payload: bytes) -> Future[int]:
+        """Log an already-validated export; the future resolves once it is durable (safe to acknowledge)."""
+        size = len(payload)
+        with self._lock:
+            if self._closing:
+                raise StoreClosed("the collector is shutting down; retry against the next instance")
+            if self.stats.pending_bytes + size > self._max_pending and self.stats.pending_bytes:
+                self.stats.refused_requests += 1
+                raise Overloaded(
+                    f"ingest queue is full ({self.stats.pending_bytes} bytes waiting to be stored); retry later",
+                    retry_after_seconds=1,
+                )
+            self.stats.pending_bytes += size
+            self.stats.pending_records += 1
+            self.stats.accepted_requests += 1
+            self.stats.accepted_bytes += size
+        future = self._wal.append(kind, payload)
+        future.add_done_callback(lambda done: self._on_durable(done, kind, payload))
+        return future
+
+    def _count_pending(self, size: int) -> None:
+        with self._lock:
+            self.stats.pending_bytes += size
+            self.stats.pending_records += 1
+
+    def _on_durable(self, done: Future[int], kind: int, payload: bytes) -> None:
+        if done.exception() is not None:
+            self._release([], len(payload), 1)
+            return
+        with self._lock:
+            self._queue.append(_Item(done.result(), kind, payload))
+            self._lock.notify()
+
+    # -- batching and storing -----------------------------------------------------------------------------------
+    def _run_batcher(self) -> None:
+        while True:
+            group = self._next_group()
+            if group is None:
+                return
+            self._in_flight.acquire()
+            records = [(item.kind, item.payload) for item in group]
+            if self._pool is None:
+                self._store_group(group, _resolved(records))
+            else:
+                future = self._pool.submit(build_batch, records)
+                future.add_done_callback(lambda built, g=group: self._store_group(g, built))  # type: ignore[misc]
+
+    def _next_group(self) -> list[_Item] | None:
+        with self._lock:
+            while not self._queue:
+                if self._closing:
+                    return None
+                self._lock.wait()
+            if sum(len(i.payload) for i in self._queue) < _MAX_GROUP_BYTES and not self._closing:
+                self._lock.wait(_GATHER_SECONDS)  # let a burst gather into one bigger insert
+            group: list[_Item] = []
+            size = 0
+            while self._queue and (not group or size + len(self._queue[0].payload) <= _MAX_GROUP_BYTES):
+                item = self._queue.popleft()
+                size += len(item.payload)
+                group.append(item)
+            return group
+
+    def _store_group(self, group: list[_Item], built: Future[Batch]) -> None:
+        try:
+            batch = built.result()
+            written = self._store.write(lambda con: _insert(con, batch))
+            written.add_done_callback(lambda done: self._on_stored(group, batch, done))
+        except BaseException as exc:
+            self._on_failed(group, exc)
+
+    def _on_stored(self, group: list[_Item], batch: Batch, done: Future[int]) -> None:
+        if done.exception() is not None:
+            self._on_failed(group, done.exception())
+            return
+        self._wal.committed([item.seq for item in group])
+        with self._lock:
+            self.stats.stored_batches += 1
+            self.stats.stored_rows += batch.spans.num_rows + batch.logs.num_rows
+        self._release(group, sum(len(i.payload) for i in group), len(group))
+
+    def _on_failed(self, group: list[_Item], exc: BaseException | None) -> None:
+        # The records stay in the write-ahead log and are retried at the next start; nothing acknowledged is lost.
+        with self._lock:
+            self.stats.failed_batches += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self._release(group, sum(len(i.payload) for i in group), len(group))
+
+    def _release(self, group: list[_Item], size: int, records: int) -> None:
+        with self._lock:
+            self.stats.pending_bytes -= size
+            self.stats.pending_records -= records
+            self._lock.notify_all()
+        if group:
+            self._in_flight.release()
+
+    # -- shutdown -----------------------------------------------------------------------------------------------
+    def drain(self, *, timeout: float | None = None) -> bool:
+        """Wait until every accepted export is stored (or failed); True when nothing is pending."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self.stats.pending_records:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+        return True
+
+    def close(self, *, timeout: float | None = 30.0) -> None:
+        """Refuse new exports, store what was accepted, stop the workers and close the log."""
+        with self._lock:
+            self._closing = True
+        self.drain(timeout=timeout)
+        with self._lock:
+            self._lock.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._wal.close()
+
+
+def _resolved(records: list[tuple[int, bytes]]) -> Future[Batch]:
+    future: Future[Batch] = Future()
+    try:
+        future.set_result(build_batch(records))
+    except BaseException as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _insert(con: duckdb.DuckDBPyConnection, batch: Batch) -> int:
+    """Insert one batch (duplicates of stored spans/logs are skipped) and fill messages from log events."""
+    if batch.spans.num_rows:
+        con.register("_spans_batch", batch.spans)
+        con.execute("INSERT INTO spans BY NAME SELECT * FROM _spans_batch ON CONFLICT DO NOTHING")
+        con.unregister("_spans_batch")
+    if batch.logs.num_rows:
+        con.register("_logs_batch", batch.logs)
+        con.execute("INSERT INTO logs BY NAME SELECT * FROM _logs_batch ON CONFLICT DO NOTHING")
+        con.unregister("_logs_batch")
+    keys = batch.log_span_keys | batch.legacy_span_keys
+    if keys:
+        join_log_messages(con, keys)
+    return batch.spans.num_rows

@@ -1,0 +1,83 @@
+"""``spanlab serve``: the collector, the OTLP/gRPC receiver and the HTTP app in one process and one event loop.
+
+Start-up order: open the store and replay the write-ahead log, bind both ports, then announce readiness with one
+line on stdout (``spanlab ready http=HOST:PORT grpc=HOST:PORT``; tests and scripts wait for it). SIGTERM and
+SIGINT stop the receivers, store everything already acknowledged, checkpoint DuckDB and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from collector.grpc_server import GrpcReceiver
+from collector.service import Collector, CollectorConfig
+from spanlab.settings import Settings
+from ui.app import create_app
+
+__all__ = ["collector_config", "serve"]
+
+log = logging.getLogger("spanlab.server")
+
+
+def collector_config(settings: Settings) -> CollectorConfig:
+    return CollectorConfig(
+        db=settings.db,
+        wal_dir=settings.wal_dir,
+        ingest_workers=settings.ingest_workers,
+        max_pending_bytes=settings.max_pending_bytes,
+        max_message_bytes=settings.max_message_bytes,
+        wal_fsync=settings.wal_fsync,
+        duckdb_memory_limit=settings.duckdb_memory_limit,
+    )
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT; everything acknowledged is stored before returning."""
+    collector = Collector(collector_config(settings))
+    collector.start()
+    try:
+        asyncio.run(_serve(settings, collector))
+    finally:
+        collector.close()
+
+
+async def _serve(settings: Settings, collector: Collector) -> None:
+    http_socket = _bind(settings.host, settings.http_port)
+    grpc = GrpcReceiver(
+        collector, host=settings.host, port=settings.grpc_port, max_message_bytes=settings.max_message_bytes
+    )
+    config = uvicorn.Config(
+        create_app(collector),
+        loop="asyncio",
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        limit_concurrency=1024,
+    )
+    server = uvicorn.Server(config)
+    await grpc.start()
+    http_host, http_port = http_socket.getsockname()[:2]
+    startup = asyncio.create_task(server.serve(sockets=[http_socket]))
+    while not server.started and not startup.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        print(f"spanlab ready http={http_host}:{http_port} grpc={settings.host}:{grpc.port}", flush=True)
+        if collector.replayed_records:
+            print(f"replayed {collector.replayed_records} export(s) from the write-ahead log", file=sys.stderr)
+    try:
+        await startup
+    finally:
+        await grpc.stop(grace=5.0)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,35 @@
+"""The FastAPI application: OTLP/HTTP receiver, REST API under ``/api/v1``, ``/docs`` and ``/healthz``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from collector.service import Collector
+from ui import otlp
+from ui.api import router as api_router
+from ui.errors import install_error_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(collector: Collector) -> FastAPI:
+    """Build the app around an already started collector (its lifecycle belongs to the caller)."""
+    app = FastAPI(
+        title="spanlab",
+        summary="Collect LLM traces over OpenTelemetry and turn them into a prompt-improvement loop.",
+        version="0.1.0",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.collector = collector
+    install_error_handlers(app)
+    app.include_router(otlp.router)
+    app.include_router(api_router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: 200 while the server runs."""
+        return {"status": "ok"}
+
+    return app
