@@ -1,13 +1,13 @@
 """The collector's errors.
 
-    CollectorError
-    ├── InvalidExport          an OTLP request that cannot be decoded (HTTP 400, gRPC INVALID_ARGUMENT)
-    ├── ExportTooLarge         past the message size limit after decompression (HTTP 413, RESOURCE_EXHAUSTED)
-    ├── UnsupportedMediaType   neither protobuf nor JSON (HTTP 415)
-    ├── Overloaded             the ingest queue is full; retry later (HTTP 503 + Retry-After, UNAVAILABLE)
-    ├── NotFound               no such trace, span or project (HTTP 404)
-    ├── InvalidQuery           a bad filter, cursor or SQL text (HTTP 400)
-    └── StoreClosed            the store is shutting down (HTTP 503)
+CollectorError
+├── InvalidExport          an OTLP request that cannot be decoded (HTTP 400, gRPC INVALID_ARGUMENT)
+├── ExportTooLarge         past the message size limit after decompression (HTTP 413, RESOURCE_EXHAUSTED)
+├── UnsupportedMediaType   neither protobuf nor JSON (HTTP 415)
+├── Overloaded             the ingest queue is full; retry later (HTTP 503 + Retry-After, UNAVAILABLE)
+├── NotFound               no such trace, span or project (HTTP 404)
+├── InvalidQuery           a bad filter, cursor or SQL text (HTTP 400)
+└── StoreClosed            the store is shutting down (HTTP 503)
 """
 
 from __future__ import annotations

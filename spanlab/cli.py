@@ -7,9 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
+from spanlab.cli_sql import sql
+from spanlab.cli_traces import traces_app
 from spanlab.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="spanlab: LLM traces → datasets → experiments → better prompts.")
+
+
+@app.callback()
+def main() -> None:
+    """Collect LLM traces over OpenTelemetry and turn them into better prompts."""
 
 
 @app.command()
@@ -26,10 +33,18 @@ def serve(
     from spanlab.server import serve as run_server
 
     overrides: dict[str, Any] = {
-        "host": host, "http_port": http_port, "grpc_port": grpc_port, "db": db, "ingest_workers": ingest_workers
+        "host": host,
+        "http_port": http_port,
+        "grpc_port": grpc_port,
+        "db": db,
+        "ingest_workers": ingest_workers,
     }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     run_server(settings)
+
+
+app.add_typer(traces_app, name="traces")
+app.command("sql")(sql)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ SIGINT stop the receivers, store everything already acknowledged, checkpoint Duc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -52,13 +55,16 @@ async def _serve(settings: Settings, collector: Collector) -> None:
         collector, host=settings.host, port=settings.grpc_port, max_message_bytes=settings.max_message_bytes
     )
     config = uvicorn.Config(
-        create_app(collector),
+        create_app(collector, settings),
         loop="asyncio",
         log_level="warning",
         timeout_graceful_shutdown=5,
         limit_concurrency=1024,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server.request_exit)
     await grpc.start()
     http_host, http_port = http_socket.getsockname()[:2]
     startup = asyncio.create_task(server.serve(sockets=[http_socket]))
@@ -72,6 +78,18 @@ async def _serve(settings: Settings, collector: Collector) -> None:
         await startup
     finally:
         await grpc.stop(grace=5.0)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal capture: it re-raises SIGTERM after shutdown, so the process
+    would die by the signal (exit -15) instead of returning to drain the store and exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        self.should_exit = True
 
 
 def _bind(host: str, port: int) -> socket.socket:

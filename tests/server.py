@@ -77,7 +77,18 @@ class ServerProcess:
 
 def start_server(db: Path, *, env: dict[str, str] | None = None, timeout: float = 60.0) -> ServerProcess:
     """Run ``spanlab serve`` on 127.0.0.1 with ports chosen by the OS; return once it announced readiness."""
-    command = [sys.executable, "-m", "spanlab.cli", "serve", "--http-port", "0", "--grpc-port", "0", "--db", str(db)]
+    command = [
+        sys.executable,
+        "-m",
+        "spanlab.cli",
+        "serve",
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--db",
+        str(db),
+    ]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from collector.service import Collector
+from spanlab.settings import Settings
 from ui import otlp
 from ui.api import router as api_router
+from ui.auth import require_api_key
 from ui.errors import install_error_handlers
 
 __all__ = ["create_app"]
 
 
-def create_app(collector: Collector) -> FastAPI:
+def create_app(collector: Collector, settings: Settings | None = None) -> FastAPI:
     """Build the app around an already started collector (its lifecycle belongs to the caller)."""
+    settings = settings or Settings(**{})
     app = FastAPI(
         title="spanlab",
         summary="Collect LLM traces over OpenTelemetry and turn them into a prompt-improvement loop.",
@@ -23,9 +26,10 @@ def create_app(collector: Collector) -> FastAPI:
         redoc_url=None,
     )
     app.state.collector = collector
+    app.state.settings = settings
     install_error_handlers(app)
     app.include_router(otlp.router)
-    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(api_router, prefix="/api/v1", dependencies=[Depends(require_api_key)])
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -24,5 +25,11 @@ def install_error_handlers(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: {err.get('msg')}"
             for err in exc.errors()
         ]
-        body = {"error": {"type": "InvalidRequest", "message": "; ".join(problems), "details": exc.errors()}}
+        body = {
+            "error": {
+                "type": "InvalidRequest",
+                "message": "; ".join(problems),
+                "details": jsonable_encoder(exc.errors()),
+            }
+        }
         return JSONResponse(body, status_code=422)

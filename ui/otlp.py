@@ -13,7 +13,14 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 
 from collector.errors import CollectorError, ExportTooLarge, Overloaded
-from collector.ingest.otlp import Encoding, ExportKind, decode_request, decompress, encode_response, parse_content_type
+from collector.ingest.otlp import (
+    Encoding,
+    ExportKind,
+    decode_request,
+    decompress,
+    encode_response,
+    parse_content_type,
+)
 from ui.deps import get_collector
 
 __all__ = ["router"]

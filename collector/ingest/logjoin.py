@@ -50,9 +50,18 @@ def join_log_messages(con: duckdb.DuckDBPyConnection, keys: set[tuple[str, str]]
         con.unregister("_join_keys")
     if not rows:
         return 0
-    updates: dict[str, list[Any]] = {name: [] for name in (
-        "trace_id", "span_id", "input_messages", "output_messages", "input_value", "output_value", "search_text"
-    )}
+    updates: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "trace_id",
+            "span_id",
+            "input_messages",
+            "output_messages",
+            "input_value",
+            "output_value",
+            "search_text",
+        )
+    }
     for trace_id, span_id, name, events in rows:
         inputs, outputs = messages_from_log_events([_event(e) for e in events])
         updates["trace_id"].append(trace_id)

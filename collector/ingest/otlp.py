@@ -62,9 +62,7 @@ def parse_content_type(header: str | None) -> Encoding:
         return Encoding.PROTOBUF
     if media == "application/json":
         return Encoding.JSON
-    raise UnsupportedMediaType(
-        f"unsupported Content-Type {header!r}: send application/x-protobuf or application/json"
-    )
+    raise UnsupportedMediaType(f"unsupported Content-Type {header!r}: send application/x-protobuf or application/json")
 
 
 def decompress(body: bytes, content_encoding: str | None, *, limit: int) -> bytes:
@@ -221,9 +219,7 @@ def encode_response(kind: ExportKind, encoding: Encoding, validated: Validated) 
         response = ExportLogsServiceResponse()
         if validated.rejected:
             response.partial_success.CopyFrom(
-                ExportLogsPartialSuccess(
-                    rejected_log_records=validated.rejected, error_message=validated.error_message
-                )
+                ExportLogsPartialSuccess(rejected_log_records=validated.rejected, error_message=validated.error_message)
             )
     if encoding is Encoding.PROTOBUF:
         return response.SerializeToString()

@@ -58,9 +58,7 @@ class _Item:
 class IngestPipeline:
     """Owns the write-ahead log's lifecycle, the normalizer processes and the batcher thread."""
 
-    def __init__(
-        self, store: Store, wal: WriteAheadLog, *, workers: int, max_pending_bytes: int
-    ) -> None:
+    def __init__(self, store: Store, wal: WriteAheadLog, *, workers: int, max_pending_bytes: int) -> None:
         self._store = store
         self._wal = wal
         self._max_pending = max_pending_bytes
@@ -69,9 +67,7 @@ class IngestPipeline:
         self._in_flight = threading.Semaphore(max(1, workers) + 1)
         self._closing = False
         self.stats = IngestStats()
-        self._pool = (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
-        )
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
         self._thread = threading.Thread(target=self._run_batcher, name="spanlab-batcher", daemon=True)
 
     def start(self) -> int:

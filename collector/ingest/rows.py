@@ -29,8 +29,18 @@ __all__ = ["Batch", "any_value", "attributes_dict", "build_batch", "project_of",
 SEARCH_TEXT_LIMIT = 8192
 _OTEL_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 _STATUS = ("UNSET", "OK", "ERROR")
-_JSON_SPAN = ("input_messages", "output_messages", "invocation_parameters", "tools", "response_format",
-              "prompt_variables", "metadata", "attributes", "events", "resource")
+_JSON_SPAN = (
+    "input_messages",
+    "output_messages",
+    "invocation_parameters",
+    "tools",
+    "response_format",
+    "prompt_variables",
+    "metadata",
+    "attributes",
+    "events",
+    "resource",
+)
 _JSON_LOG = ("body", "attributes", "resource")
 _CANONICAL = tuple(f.name for f in dataclasses.fields(CanonicalFields))
 
@@ -166,7 +176,10 @@ def _span_row(span: Any, resource: dict[str, Any], project: str, scope: str | No
 
 
 def _log_rows(
-    request: ExportLogsServiceRequest, out: dict[str, dict[str, Any]], now: int, span_keys: set[tuple[str, str]]
+    request: ExportLogsServiceRequest,
+    out: dict[str, dict[str, Any]],
+    now: int,
+    span_keys: set[tuple[str, str]],
 ) -> None:
     for resource_logs in request.resource_logs:
         resource = attributes_dict(resource_logs.resource.attributes)

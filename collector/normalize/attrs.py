@@ -7,6 +7,7 @@ of raising, so the normalizers can stay free of try/except.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,13 @@ import orjson
 INVALID: Any = object()
 """Returned by :func:`parse_json` for a string that is not valid JSON."""
 
+# Type tuples for isinstance: a literal ``list | tuple`` builds a union object on every call,
+# which costs more than the check itself on this hot path.
+SEQUENCE = (list, tuple)
+NUMBER = (int, float)
+TEXT = (str, bytes)
+_SETS_AND_TUPLES = (set, frozenset, tuple)
+
 
 def as_str(value: Any) -> str | None:
     """Text form of a scalar; JSON for lists/dicts; None for None or an empty string."""
@@ -26,7 +34,7 @@ def as_str(value: Any) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, NUMBER):
         return str(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace") or None
@@ -54,7 +62,7 @@ def as_float(value: Any) -> float | None:
     """A finite float from a number or numeric string; None otherwise."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, NUMBER):
         number = float(value)
     elif isinstance(value, str):
         try:
@@ -71,7 +79,7 @@ def parse_json(value: Any) -> Any:
 
     Returns :data:`INVALID` when a string is not valid JSON, None for None.
     """
-    if isinstance(value, str | bytes):
+    if isinstance(value, TEXT):
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
@@ -97,7 +105,7 @@ def dumps(value: Any) -> str:
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    if isinstance(value, set | frozenset | tuple):
+    if isinstance(value, _SETS_AND_TUPLES):
         return list(value)
     return str(value)
 
@@ -107,42 +115,82 @@ def str_list(value: Any) -> list[str] | None:
     if isinstance(value, str):
         parsed = parse_json(value) if value.startswith("[") else INVALID
         value = parsed if isinstance(parsed, list) else [value]
-    if isinstance(value, list | tuple):
+    if isinstance(value, SEQUENCE):
         items = [item for item in (as_str(v) for v in value) if item is not None]
         return items or None
     return None
 
 
-def group_indexed(
-    attributes: Mapping[str, Any], roots: tuple[str, ...]
-) -> dict[str, dict[int, dict[str, Any]]]:
-    """Group flattened keys ``{root}{i}.{rest}`` in one pass: ``{root: {i: {rest: value}}}``.
+class KeyGrid:
+    """The flattened keys ``{prefix}{i}.{suffix}`` of an indexed attribute family, built once.
 
-    Each root must end with ``"."``. Keys whose index is not a number (``gen_ai.prompt.name``)
-    are skipped, so one root can share a namespace with ordinary attributes.
+    Conventions that flatten lists (``llm.input_messages.{i}.message.role``) are read by probing
+    i = 0, 1, ... with precomputed keys: a dict lookup per field instead of parsing every key
+    of every span. Emitters number entries contiguously from 0, so probing stops at the first
+    index that has none of the row's keys. ``children`` name nested families, e.g. the tool
+    calls ``{prefix}{i}.message.tool_calls.{j}.{suffix}`` of message i.
+
+    Grids are shared by all collector threads: rows are built up front and never mutated, child
+    grids are published with an atomic ``setdefault``; indexes past the prebuilt range get
+    their keys built on the fly.
     """
-    groups: dict[str, dict[int, dict[str, Any]]] = {}
+
+    __slots__ = ("_child_grids", "_children", "_prefix", "_rows", "_suffixes")
+
+    def __init__(
+        self,
+        prefix: str,
+        suffixes: tuple[str, ...],
+        children: Mapping[str, tuple[str, ...]] | None = None,
+        *,
+        prebuilt: int = 128,
+    ) -> None:
+        self._prefix = prefix
+        self._suffixes = suffixes
+        self._children = dict(children or {})
+        self._rows = tuple(self._build(index) for index in range(prebuilt))
+        self._child_grids: dict[tuple[int, str], KeyGrid] = {}
+
+    def _build(self, index: int) -> tuple[str, ...]:
+        return tuple(f"{self._prefix}{index}.{suffix}" for suffix in self._suffixes)
+
+    def row(self, index: int) -> tuple[str, ...]:
+        """The keys of entry ``index``, in ``suffixes`` order."""
+        return self._rows[index] if index < len(self._rows) else self._build(index)
+
+    def child(self, index: int, name: str) -> KeyGrid:
+        """The nested grid ``{prefix}{index}.{name}.{j}.{suffix}`` declared in ``children``."""
+        key = (index, name)
+        grid = self._child_grids.get(key)
+        if grid is None:
+            grid = KeyGrid(f"{self._prefix}{index}.{name}.", self._children[name], prebuilt=8)
+            if index < len(self._rows):  # cache within the prebuilt range only: bounded memory
+                grid = self._child_grids.setdefault(key, grid)
+        return grid
+
+
+def probe(attributes: Mapping[str, Any], grid: KeyGrid) -> list[list[Any]]:
+    """Values of each entry's row, for entries 0, 1, ... until one has none of its keys."""
+    get = attributes.get
+    entries = []
+    for index in itertools.count():
+        values = list(map(get, grid.row(index)))
+        if values.count(None) == len(values):
+            break
+        entries.append(values)
+    return entries
+
+
+def prefixed(attributes: Mapping[str, Any], prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """For each prefix, ``{rest: value}`` of every key ``{prefix}{rest}``, in one pass."""
+    found: list[dict[str, Any]] = [{} for _ in prefixes]
     for key, value in attributes.items():
-        if not key.startswith(roots):
-            continue
-        root = next(r for r in roots if key.startswith(r))
-        index, _, rest = key[len(root) :].partition(".")
-        if rest and index.isdecimal():
-            groups.setdefault(root, {}).setdefault(int(index), {})[rest] = value
-    return groups
-
-
-def in_order(indexed: Mapping[int, dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The grouped entries sorted by their index (gaps are simply skipped)."""
-    if not indexed:
-        return []
-    return [indexed[i] for i in sorted(indexed)]
-
-
-def prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    """``{rest: value}`` for every key ``{prefix}{rest}``."""
-    size = len(prefix)
-    return {key[size:]: value for key, value in attributes.items() if key.startswith(prefix)}
+        if key.startswith(prefixes):
+            for position, prefix in enumerate(prefixes):
+                if key.startswith(prefix):
+                    found[position][key[len(prefix) :]] = value
+                    break
+    return found
 
 
 def first(attributes: Mapping[str, Any], keys: Iterable[str]) -> Any:

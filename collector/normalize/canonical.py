@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+_log = logging.getLogger(__name__)
+
 KINDS = frozenset(
-    {"LLM", "CHAIN", "TOOL", "RETRIEVER", "EMBEDDING", "AGENT", "RERANKER", "GUARDRAIL", "EVALUATOR", "UNKNOWN"}
+    {
+        "LLM",
+        "CHAIN",
+        "TOOL",
+        "RETRIEVER",
+        "EMBEDDING",
+        "AGENT",
+        "RERANKER",
+        "GUARDRAIL",
+        "EVALUATOR",
+        "UNKNOWN",
+    }
 )
 
 
@@ -45,3 +60,28 @@ class CanonicalFields:
     base_url: str | None = None
     metadata: dict[str, Any] | None = None
     legacy_events: bool = False
+
+
+Step = Callable[[CanonicalFields, Mapping[str, Any]], None]
+"""One fill step: reads span attributes, sets some fields in place."""
+
+
+def run_steps(steps: Sequence[Step], fields: CanonicalFields, attributes: Mapping[str, Any]) -> None:
+    """Run fill steps in order, each isolated as in :func:`guarded` (one frame less per step)."""
+    for step in steps:
+        try:
+            step(fields, attributes)
+        except Exception:
+            _log.debug("normalize step %s failed", getattr(step, "__name__", step), exc_info=True)
+
+
+def guarded(step: Callable[..., None], fields: CanonicalFields, *args: Any) -> None:
+    """Run one fill step; a failure leaves its fields unset instead of losing the whole span.
+
+    Normalization sees arbitrary sender data, so each step is isolated: a surprise in, say, the
+    tool definitions must not cost the span its messages or token counts.
+    """
+    try:
+        step(fields, *args)
+    except Exception:
+        _log.debug("normalize step %s failed", getattr(step, "__name__", step), exc_info=True)

@@ -7,6 +7,7 @@ instance (DuckDB's MVCC gives them a consistent snapshot without blocking the wr
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -94,10 +95,6 @@ class Store:
     def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         return fn(self.cursor())
 
-    def interrupt_reads(self) -> None:
-        """Interrupt queries running on read cursors (used by SQL time-outs)."""
-        self._con.interrupt()
-
     # -- shutdown -----------------------------------------------------------------------------------------------
     def close(self) -> None:
         """Finish queued writes, checkpoint and close the file."""
@@ -112,7 +109,5 @@ class Store:
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):  # no transaction was open
         con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # no transaction was open

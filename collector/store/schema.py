@@ -97,9 +97,7 @@ MIGRATIONS: list[list[str]] = [
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply every migration the database lacks; return the schema version now in force."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
-    )
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
     row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     current = int(row[0]) if row else 0
     for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):

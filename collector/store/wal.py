@@ -15,10 +15,10 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = ["WalRecord", "WriteAheadLog"]
 

@@ -20,7 +20,9 @@ def test_appended_records_survive_a_restart_in_order(tmp_path: Path) -> None:
 
     again = WriteAheadLog(tmp_path)
     records = list(again.replay())
-    assert [(r.seq, r.kind, r.payload) for r in records] == [(s, 1, p) for s, p in zip(seqs, [b"a", b"bb", b"ccc"])]
+    assert [(r.seq, r.kind, r.payload) for r in records] == [
+        (s, 1, p) for s, p in zip(seqs, [b"a", b"bb", b"ccc"], strict=True)
+    ]
     again.start()
     newer = _fill(again, [b"d"])
     assert newer[0] > seqs[-1], "sequence numbers keep growing across restarts"

@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from itertools import chain, zip_longest
 from typing import Any
 
-from .completion import ChoiceOutput, Completion, ResolvedToolCall, new_id
+from .completion import ChoiceOutput, Completion, ResolvedToolCall, argument_fragments, new_id
 from .replies import Usage
 from .request_view import RequestView, split_tokens
 
 __all__ = ["SYSTEM_FINGERPRINT", "chat_chunks", "chat_completion", "usage_json"]
 
 SYSTEM_FINGERPRINT = "fp_fake0penai"
-_ARGUMENT_FRAGMENT = 8
 
 
 def usage_json(usage: Usage) -> dict[str, Any]:
@@ -30,14 +29,24 @@ def usage_json(usage: Usage) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
 def _envelope(kind: str, view: RequestView) -> dict[str, Any]:
-    return {"id": new_id("chatcmpl-"), "object": kind, "created": int(time.time()), "model": view.model,
-            "service_tier": "default", "system_fingerprint": SYSTEM_FINGERPRINT}
+    return {
+        "id": new_id("chatcmpl-"),
+        "object": kind,
+        "created": int(time.time()),
+        "model": view.model,
+        "service_tier": "default",
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    }
 
 
 def _tool_call_json(call: ResolvedToolCall) -> dict[str, Any]:
@@ -48,12 +57,15 @@ def chat_completion(completion: Completion, view: RequestView) -> dict[str, Any]
     """The non-streamed `chat.completion` body."""
     choices = []
     for index, choice in enumerate(completion.choices):
-        message: dict[str, Any] = {"role": "assistant", "content": choice.content, "refusal": None,
-                                   "annotations": []}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": choice.content,
+            "refusal": None,
+            "annotations": [],
+        }
         if choice.tool_calls:
             message["tool_calls"] = [_tool_call_json(call) for call in choice.tool_calls]
-        choices.append({"index": index, "message": message, "logprobs": None,
-                        "finish_reason": choice.finish_reason})
+        choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": choice.finish_reason})
     body = _envelope("chat.completion", view)
     body.update(choices=choices, usage=usage_json(completion.usage))
     return body
@@ -64,8 +76,9 @@ def chat_chunks(completion: Completion, view: RequestView) -> list[dict[str, Any
     envelope = _envelope("chat.completion.chunk", view)
     if view.include_usage:
         envelope["usage"] = None
-    per_choice = [list(_choice_deltas(choice, index, completion.interleave))
-                  for index, choice in enumerate(completion.choices)]
+    per_choice = [
+        list(_choice_deltas(choice, index, completion.interleave)) for index, choice in enumerate(completion.choices)
+    ]
     chunks = [{**envelope, "choices": [delta]} for delta in _round_robin(per_choice)]
     if view.include_usage:
         chunks.append({**envelope, "choices": [], "usage": usage_json(completion.usage)})
@@ -74,8 +87,7 @@ def chat_chunks(completion: Completion, view: RequestView) -> list[dict[str, Any
 
 def _round_robin(tracks: list[list[Any]]) -> Iterator[Any]:
     sentinel = object()
-    return (item for item in chain.from_iterable(zip_longest(*tracks, fillvalue=sentinel))
-            if item is not sentinel)
+    return (item for item in chain.from_iterable(zip_longest(*tracks, fillvalue=sentinel)) if item is not sentinel)
 
 
 def _choice_deltas(choice: ChoiceOutput, index: int, interleave: bool) -> Iterator[dict[str, Any]]:
@@ -91,9 +103,10 @@ def _choice_deltas(choice: ChoiceOutput, index: int, interleave: bool) -> Iterat
 
 
 def _tool_call_deltas(call: ResolvedToolCall, k: int) -> Iterator[dict[str, Any]]:
-    yield {"tool_calls": [{"index": k, "id": call.id, "type": "function",
-                           "function": {"name": call.name, "arguments": ""}}]}
-    arguments = call.arguments
-    for start in range(0, len(arguments), _ARGUMENT_FRAGMENT):
-        fragment = arguments[start : start + _ARGUMENT_FRAGMENT]
+    yield {
+        "tool_calls": [
+            {"index": k, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        ]
+    }
+    for fragment in argument_fragments(call.arguments):
         yield {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}

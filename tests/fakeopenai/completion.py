@@ -14,12 +14,19 @@ from .replies import ChatReply, ToolCall, Usage
 from .request_view import RequestView, count_tokens, split_tokens
 from .schema_sample import sample_instance
 
-__all__ = ["ChoiceOutput", "Completion", "ResolvedToolCall", "new_id", "resolve"]
+__all__ = ["ChoiceOutput", "Completion", "ResolvedToolCall", "argument_fragments", "new_id", "resolve"]
+
+_ARGUMENT_FRAGMENT = 8
 
 
 def new_id(prefix: str) -> str:
     """A fresh OpenAI-looking id such as `chatcmpl-...`, `call_...`, `resp_...`."""
     return prefix + secrets.token_hex(12)
+
+
+def argument_fragments(arguments: str) -> list[str]:
+    """Tool-call arguments as streamed: fixed-size slices of the JSON text."""
+    return [arguments[i : i + _ARGUMENT_FRAGMENT] for i in range(0, len(arguments), _ARGUMENT_FRAGMENT)]
 
 
 @dataclass(frozen=True)

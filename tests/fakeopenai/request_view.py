@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Endpoint", "RequestView", "count_tokens", "split_tokens"]
+__all__ = ["Endpoint", "RequestView", "count_tokens", "embedding_inputs", "split_tokens"]
 
 Endpoint = Literal["chat", "responses", "embeddings"]
 
@@ -42,13 +42,17 @@ class RequestView:
 
     @classmethod
     def of(cls, endpoint: Endpoint, body: dict[str, Any]) -> RequestView:
+        """Read `body` as sent to `endpoint`; fields of the wrong type count as absent."""
         if endpoint == "responses":
             return _responses_view(body)
         if endpoint == "chat":
             return _chat_view(body)
         texts = _embedding_texts(body.get("input"))
-        return cls(model=str(body.get("model", "")), user_text=" ".join(texts),
-                   prompt_tokens=sum(map(count_tokens, texts)))
+        return cls(
+            model=str(body.get("model", "")),
+            user_text=" ".join(texts),
+            prompt_tokens=sum(map(count_tokens, texts)),
+        )
 
 
 def embedding_inputs(body: dict[str, Any]) -> list[str]:
@@ -66,12 +70,19 @@ def _embedding_texts(raw: Any) -> list[str]:
     return []
 
 
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content
-                       if isinstance(p, dict) and p.get("type") in ("text", "input_text", "output_text"))
+        return "".join(
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, dict) and p.get("type") in ("text", "input_text", "output_text")
+        )
     return ""
 
 
@@ -91,16 +102,19 @@ def _chat_view(body: dict[str, Any]) -> RequestView:
         json_format = {"type": "json_schema", "schema": (fmt.get("json_schema") or {}).get("schema") or {}}
     elif fmt.get("type") == "json_object":
         json_format = {"type": "json_object"}
-    tools = {t["function"]["name"]: t["function"].get("parameters")
-             for t in body.get("tools") or [] if isinstance(t, dict) and "function" in t}
+    tools = {
+        t["function"]["name"]: t["function"].get("parameters")
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and "function" in t
+    }
     return RequestView(
         model=str(body.get("model", "")),
         user_text=_last_user_text(messages),
         prompt_tokens=sum(map(count_tokens, texts)),
         stream=bool(body.get("stream")),
-        n=int(body.get("n") or 1),
+        n=_positive_int(body.get("n")) or 1,
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
-        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        max_tokens=_positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens")),
         json_format=json_format,
         tools=tools,
     )
@@ -117,14 +131,17 @@ def _responses_view(body: dict[str, Any]) -> RequestView:
         json_format = {"type": "json_schema", "schema": fmt.get("schema") or {}}
     elif fmt.get("type") == "json_object":
         json_format = {"type": "json_object"}
-    tools = {t["name"]: t.get("parameters")
-             for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"}
+    tools = {
+        t["name"]: t.get("parameters")
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and t.get("type") == "function"
+    }
     return RequestView(
         model=str(body.get("model", "")),
         user_text=_last_user_text(items),
         prompt_tokens=sum(map(count_tokens, texts)),
         stream=bool(body.get("stream")),
-        max_tokens=body.get("max_output_tokens"),
+        max_tokens=_positive_int(body.get("max_output_tokens")),
         json_format=json_format,
         tools=tools,
     )

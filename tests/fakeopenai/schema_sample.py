@@ -12,8 +12,13 @@ from typing import Any
 __all__ = ["sample_instance"]
 
 _MAX_DEPTH = 8
-_STRING_FORMATS = {"date-time": "2024-01-01T00:00:00Z", "date": "2024-01-01", "time": "00:00:00",
-                   "uuid": "00000000-0000-4000-8000-000000000000", "email": "fake@example.com"}
+_STRING_FORMATS = {
+    "date-time": "2024-01-01T00:00:00Z",
+    "date": "2024-01-01",
+    "time": "00:00:00",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "email": "fake@example.com",
+}
 _SCALARS: dict[str, Any] = {"integer": 0, "number": 0.0, "boolean": False, "null": None}
 
 

@@ -24,7 +24,14 @@ from .request_view import Endpoint
 
 __all__ = ["Plan", "Script"]
 
-_MARKER = re.compile(r"\[\[(error|stream_error|disconnect|tool|latency):([^\]\s]+)\]\]")
+_MARKER = re.compile(r"\[\[(\w+):([^\]\s]+)\]\]")
+_MARKER_VALUE = {
+    "error": re.compile(r"[45]\d\d"),
+    "stream_error": re.compile(r"\d+"),
+    "disconnect": re.compile(r"\d+"),
+    "latency": re.compile(r"\d+(\.\d+)?"),
+    "tool": re.compile(r"[\w.\-]+"),
+}
 
 
 @dataclass(frozen=True)
@@ -95,14 +102,21 @@ class Script:
         return None
 
     def _match_rule(self, endpoint: Endpoint, user_text: str) -> Reply | None:
-        return next((reply for contains, reply in self._rules
-                     if contains in user_text and _applies(reply, endpoint)), None)
+        return next(
+            (reply for contains, reply in self._rules if contains in user_text and _applies(reply, endpoint)),
+            None,
+        )
 
 
 def _from_markers(text: str, endpoint: Endpoint) -> tuple[Reply | None, float]:
     if "[[" not in text:
         return None, 0.0
-    markers = _MARKER.findall(text)
+    # A malformed marker (`[[error:abc]]`) is ignored rather than failing the request.
+    markers = [
+        (kind, value)
+        for kind, value in _MARKER.findall(text)
+        if kind in _MARKER_VALUE and _MARKER_VALUE[kind].fullmatch(value)
+    ]
     delay = sum(float(value) for kind, value in markers if kind == "latency")
     for kind, value in markers:
         if kind == "error":

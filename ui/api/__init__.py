@@ -1,10 +1,18 @@
 """REST API routers, mounted under ``/api/v1``."""
 
+from __future__ import annotations
+
 from fastapi import APIRouter
 
-from ui.api import status
+from ui.api.annotations import router as annotations_router
+from ui.api.projects import router as projects_router
+from ui.api.spans import router as spans_router
+from ui.api.sql import router as sql_router
+from ui.api.status import router as status_router
+from ui.api.traces import router as traces_router
 
 __all__ = ["router"]
 
 router = APIRouter()
-router.include_router(status.router)
+for child in (status_router, projects_router, traces_router, spans_router, annotations_router, sql_router):
+    router.include_router(child)
