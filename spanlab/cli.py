@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
+from rich.console import Console
 
 from spanlab.cli_sql import sql
-from spanlab.cli_traces import traces_app
+from spanlab.cli_traces import traces_app, traces_table
+from spanlab.client import SpanlabClient, cli_settings, exit_on_client_error
 from spanlab.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="spanlab: LLM traces → datasets → experiments → better prompts.")
@@ -39,8 +42,38 @@ def serve(
         "db": db,
         "ingest_workers": ingest_workers,
     }
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: invalid settings: {problems}", err=True)
+        raise typer.Exit(2) from None
     run_server(settings)
+
+
+@app.command()
+def demo(
+    stop: Annotated[bool, typer.Option("--exit", help="Stop after listing instead of serving on.")] = False,
+) -> None:
+    """Start a collector (unless one answers at SPANLAB_URL), send demo LLM traces over OTLP, list them."""
+    from spanlab.demo import DEMO_PROJECT, running_server, send_demo_traces, wait_until_listed
+
+    settings = cli_settings()
+    console = Console()
+    with running_server(settings) as (url, process):
+        console.print(f"collector at [bold]{url}[/] — sending demo traces over OTLP/HTTP…")
+        trace_ids = send_demo_traces(url)
+        wait_until_listed(url, trace_ids)
+        with exit_on_client_error(), SpanlabClient(url, api_key=settings.api_key) as client:
+            page = client.list_traces(project=DEMO_PROJECT, limit=len(trace_ids))
+        console.print(traces_table(page["data"]))
+        console.print(f"inspect one: [bold]spanlab traces show {trace_ids[0]}[/]   API docs: {url}/docs")
+        if process is not None and not stop:
+            console.print("serving; press Ctrl-C to stop")
+            try:
+                process.wait()
+            except KeyboardInterrupt:
+                console.print("stopping…")
 
 
 app.add_typer(traces_app, name="traces")

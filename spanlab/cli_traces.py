@@ -20,7 +20,7 @@ from rich.tree import Tree
 
 from spanlab.client import SpanlabClient, cli_settings, exit_on_client_error
 
-__all__ = ["traces_app"]
+__all__ = ["traces_app", "traces_table"]
 
 traces_app = typer.Typer(no_args_is_help=True, help="List and inspect traces stored by the server.")
 
@@ -76,15 +76,17 @@ def list_traces(
         typer.echo(json.dumps(page, indent=2))
         return
     console = Console()
-    console.print(_traces_table(page["data"]))
+    console.print(traces_table(page["data"]))
     if page.get("next_cursor"):
         console.print(Text(f"more: --cursor {page['next_cursor']}", style="dim"), soft_wrap=True)
 
 
-def _traces_table(traces: list[dict[str, Any]]) -> Table:
+def traces_table(traces: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{len(traces)} trace(s)", title_justify="left")
-    for column in ("time (UTC)", "trace", "project", "root", "status", "latency", "tokens", "input"):
-        table.add_column(column, overflow="fold" if column == "trace" else "ellipsis")
+    widths = {"time (UTC)": 14, "trace": 12, "project": 8, "root": 12, "status": 6, "latency": 8, "tokens": 6}
+    for column, width in widths.items():
+        table.add_column(column, overflow="ellipsis", no_wrap=True, min_width=width)
+    table.add_column("input", overflow="ellipsis", no_wrap=True, max_width=60)
     for trace in traces:
         table.add_row(
             _time(trace["start_time"]),
@@ -201,7 +203,7 @@ def _latency(ms: float) -> str:
 
 
 def _time(iso: str) -> str:
-    return iso.replace("T", " ")[:19]
+    return iso.replace("T", " ")[5:19]  # MM-DD HH:MM:SS: the year rarely helps in a list of recent traces
 
 
 def _one_line(text: str | None, width: int) -> str:
