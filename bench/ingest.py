@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.conventions import CONVENTIONS, LEGACY
-from bench.load import LoadOptions, LoadResult, run_load
+from bench.load import LoadOptions, LoadResult, run_load, warm_up
 from bench.senders import MODES, SDK_MODES
 from bench.server import BenchError, start_server
 from bench.table import format_table
@@ -38,6 +39,8 @@ class RunRecord:
     exit_code: int | None = None
     stop_seconds: float = 0.0
     db_bytes: int = 0
+    load_average: float = 0.0  # 1-minute load average just before the run (other work on the machine)
+    warmup_seconds: float = 0.0  # first export after start-up until stored (not in the timed run)
     server_problems: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
@@ -57,6 +60,8 @@ class RunRecord:
             "srv CPU s": f"{r.server_cpu_seconds:.1f}",
             "cli CPU s": f"{r.client_cpu_seconds:.1f}",
             "stop s": f"{self.stop_seconds:.1f}",
+            "warm-up s": f"{self.warmup_seconds:.1f}",
+            "load1": f"{self.load_average:.1f}",
         }
 
 
@@ -71,6 +76,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gzip", action="store_true", help="gzip request bodies (HTTP and gRPC)")
     parser.add_argument("--mixed-logs", action="store_true", help="add legacy GenAI log-event traces")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-warmup", dest="warmup", action="store_false", help="time the cold start too (no warm-up export)"
+    )
     parser.add_argument("--stall-timeout", type=float, default=120.0, help="give up after this long idle")
     parser.add_argument("--server-cmd", help="command that starts the server (default: venv `spanlab serve`)")
     parser.add_argument("--server-arg", action="append", default=[], help="extra server flag (repeatable)")
@@ -101,17 +109,19 @@ def _load_options(options: argparse.Namespace, mode: str, repeat: int) -> LoadOp
 
 def run_one(options: argparse.Namespace, mode: str, repeat: int) -> RunRecord:
     """One run on a fresh server and a fresh DuckDB file, both gone afterwards."""
+    load_average = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="spanlab-bench-") as tmp:
         db = Path(tmp) / "bench.duckdb"
         command = shlex.split(options.server_cmd) if options.server_cmd else None
         server = start_server(db, log_dir=Path(tmp), command=command, extra_args=options.server_arg)
         try:
+            warmup_seconds = warm_up(server) if options.warmup else 0.0
             load = run_load(server, _load_options(options, mode, repeat))
         finally:
             exit_code, stop_seconds = server.stop()
             problems = server.problems()
         db_bytes = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file() and "stderr" not in p.name)
-        return RunRecord(mode, repeat, load, exit_code, stop_seconds, db_bytes, problems)
+        return RunRecord(mode, repeat, load, exit_code, stop_seconds, db_bytes, load_average, warmup_seconds, problems)
 
 
 def _summary(records: list[RunRecord]) -> list[dict[str, Any]]:

@@ -14,8 +14,9 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from collector.ingest.rows import SEARCH_TEXT_LIMIT
-from collector.normalize import messages_from_log_events
+from collector.ingest.rows import search_text
+from collector.normalize import CanonicalFields, messages_from_log_events
+from collector.normalize.messages import first_output_text, last_user_text
 
 __all__ = ["join_log_messages"]
 
@@ -68,8 +69,8 @@ def join_log_messages(con: duckdb.DuckDBPyConnection, keys: set[tuple[str, str]]
         updates["span_id"].append(span_id)
         updates["input_messages"].append(_json(inputs))
         updates["output_messages"].append(_json(outputs))
-        updates["input_value"].append(_last_text(inputs, "user"))
-        updates["output_value"].append(_last_text(outputs, None))
+        updates["input_value"].append(last_user_text(inputs))
+        updates["output_value"].append(first_output_text(outputs))
         updates["search_text"].append(_search_text(name, inputs, outputs))
     con.register("_join_updates", pa.table(updates))
     try:
@@ -92,24 +93,5 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, default=str).decode()
 
 
-def _text(message: dict[str, Any]) -> str | None:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return None
-
-
-def _last_text(messages: list[dict[str, Any]] | None, role: str | None) -> str | None:
-    for message in reversed(messages or []):
-        if role is None or message.get("role") == role:
-            text = _text(message)
-            if text:
-                return text
-    return None
-
-
-def _search_text(name: str, *groups: list[dict[str, Any]] | None) -> str:
-    parts = [name] + [t for messages in groups for m in messages or [] if (t := _text(m))]
-    return "\n".join(parts)[:SEARCH_TEXT_LIMIT].lower()
+def _search_text(name: str, inputs: list[dict[str, Any]] | None, outputs: list[dict[str, Any]] | None) -> str:
+    return search_text(CanonicalFields(input_messages=inputs, output_messages=outputs), name)

@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 import httpx
 from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.sdk.trace import ReadableSpan
 
 from tests.otlp_helpers import encode, llm_spans, span_ids
 from tests.server import ServerProcess, start_server, wait_for
@@ -30,7 +31,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_span(tmp_path: Path) -> None:
     lock = threading.Lock()
     enough = threading.Event()
 
-    def send(spans: list) -> None:  # type: ignore[type-arg]
+    def send(spans: list[ReadableSpan]) -> None:
         try:
             response = httpx.post(f"{server.http_url}/v1/traces", content=encode(spans), headers=PROTOBUF, timeout=10)
         except httpx.HTTPError:

@@ -73,8 +73,9 @@ def test_json_follows_otlp_rules_hex_ids_int64_strings_enum_ints_unknown_fields(
 def test_json_enum_names_and_snake_case_names_are_accepted() -> None:
     request = _json_request(kind="SPAN_KIND_CLIENT")
     body = json.dumps(request).encode()
-    span = decode_request(ExportKind.TRACES, Encoding.JSON, body).resource_spans[0].scope_spans[0].spans[0]
-    assert span.kind == 3
+    message = decode_request(ExportKind.TRACES, Encoding.JSON, body)
+    assert isinstance(message, ExportTraceServiceRequest)
+    assert message.resource_spans[0].scope_spans[0].spans[0].kind == 3
 
 
 @pytest.mark.parametrize(

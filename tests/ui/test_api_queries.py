@@ -251,7 +251,7 @@ def test_span_errors(client: TestClient) -> None:
     assert "32 hexadecimal" in error_of(client.get(f"/api/v1/spans/{'b' * 16}", params={"trace_id": "b"}), 400)
     assert "trace_id" in error_of(client.get("/api/v1/spans", params={"trace_id": "nope"}), 422)
     assert "span_ids" in error_of(client.get("/api/v1/spans", params={"span_ids": "zz"}), 422)
-    too_many = [("span_ids", f"{i:016x}") for i in range(501)]
+    too_many: list[tuple[str, str | int | float | bool | None]] = [("span_ids", f"{i:016x}") for i in range(501)]
     assert "500" in error_of(client.get("/api/v1/spans", params=too_many), 422)
     assert "cursor" in error_of(client.get("/api/v1/spans", params={"cursor": "e30"}), 400)
 
