@@ -15,6 +15,7 @@ over the same protocol) right after the spans they belong to.
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 import time
 import traceback
@@ -82,6 +83,8 @@ class _Work:
 
 def sender_main(config: SenderConfig, index: int, messages: Any, start: Any) -> None:
     """Process entry: ``("ready", i, build_s)`` → wait for ``start`` → ``("done", i, report)``."""
+    # The exporters log every retry as a warning; they are counted instead (failures still log as errors).
+    logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.ERROR)
     try:
         started = time.perf_counter()
         work: Iterator[_Work] = _work(config)

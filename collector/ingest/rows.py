@@ -66,7 +66,13 @@ def any_value(value: Any) -> Any:
 
 
 def attributes_dict(pairs: Iterable[Any]) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in pairs}
+    out: dict[str, Any] = {}
+    for kv in pairs:
+        value = kv.value
+        which = value.WhichOneof("value")
+        # Most attribute values are strings: read them without the generic dispatch.
+        out[kv.key] = value.string_value if which == "string_value" else any_value(value)
+    return out
 
 
 def project_of(resource: dict[str, Any]) -> str:

@@ -31,7 +31,9 @@ class Store:
 
     def __init__(self, path: Path, *, memory_limit: str = "512MB", threads: int | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {"memory_limit": memory_limit}
+        # zstd for every column: measured 5x smaller files than DuckDB's default (FSST/dictionary) on LLM spans,
+        # whose large JSON texts compress well, and faster checkpoints, which are most of the cost of ingest.
+        config: dict[str, Any] = {"memory_limit": memory_limit, "force_compression": "zstd"}
         if threads:
             config["threads"] = threads
         self.path = path
