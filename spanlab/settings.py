@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, gt=0, description="Largest OTLP request accepted, after decompression."
     )
     max_pending_bytes: int = Field(
-        256 * 1024 * 1024,
+        128 * 1024 * 1024,
         gt=0,
         description="Accepted-but-not-yet-stored bytes past which exports are refused with 503/UNAVAILABLE.",
     )

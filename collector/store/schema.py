@@ -92,6 +92,13 @@ MIGRATIONS: list[list[str]] = [
             created_at TIMESTAMP NOT NULL
         )""",
     ],
+    # Point lookups (one span, one trace, a span's log events) use these ART indexes instead of a full scan.
+    [
+        "CREATE INDEX spans_span_id ON spans (span_id)",
+        "CREATE INDEX spans_trace_id ON spans (trace_id)",
+        "CREATE INDEX logs_span ON logs (trace_id, span_id)",
+        "CREATE INDEX annotations_span ON annotations (span_id)",
+    ],
 ]
 
 
