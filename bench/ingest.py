@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.checks import normalization_rows
 from bench.conventions import CONVENTIONS, LEGACY
 from bench.load import LoadOptions, LoadResult, run_load, warm_up
 from bench.senders import MODES, SDK_MODES
@@ -41,6 +42,7 @@ class RunRecord:
     db_bytes: int = 0
     load_average: float = 0.0  # 1-minute load average just before the run (other work on the machine)
     warmup_seconds: float = 0.0  # first export after start-up until stored (not in the timed run)
+    normalization: list[dict[str, Any]] | str = field(default_factory=list)
     server_problems: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
@@ -117,11 +119,23 @@ def run_one(options: argparse.Namespace, mode: str, repeat: int) -> RunRecord:
         try:
             warmup_seconds = warm_up(server) if options.warmup else 0.0
             load = run_load(server, _load_options(options, mode, repeat))
+            normalization = normalization_rows(server)
         finally:
             exit_code, stop_seconds = server.stop()
             problems = server.problems()
         db_bytes = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file() and "stderr" not in p.name)
-        return RunRecord(mode, repeat, load, exit_code, stop_seconds, db_bytes, load_average, warmup_seconds, problems)
+        return RunRecord(
+            mode,
+            repeat,
+            load,
+            exit_code=exit_code,
+            stop_seconds=stop_seconds,
+            db_bytes=db_bytes,
+            load_average=load_average,
+            warmup_seconds=warmup_seconds,
+            normalization=normalization,
+            server_problems=problems,
+        )
 
 
 def _summary(records: list[RunRecord]) -> list[dict[str, Any]]:
@@ -161,6 +175,10 @@ def _report(records: list[RunRecord], options: argparse.Namespace, failures: lis
     print(format_table([r.row() for r in records]))
     print()
     print(format_table(_summary(records)))
+    if records:
+        print("\nwhat the store made of the last run (spans with each canonical field):")
+        last = records[-1].normalization
+        print(last if isinstance(last, str) else format_table(last))
     _print_findings(records, failures)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from bench.checks import normalization_rows
 from bench.corpus import search_words
 from bench.load import LoadOptions, LoadResult, run_load
 from bench.server import BenchError, MemorySampler, ServerProcess, start_server
@@ -178,11 +179,6 @@ def _store_checks(server: ServerProcess, model: str) -> dict[str, Any]:
         f"spans with model {model}": f"SELECT count(*) FROM spans WHERE model = '{model}'",
         f"search_text has '{common}'": f"SELECT count(*) FROM spans WHERE contains(search_text, '{common}')",
         f"search_text has '{rare}'": f"SELECT count(*) FROM spans WHERE contains(search_text, '{rare}')",
-        "by convention and kind": (
-            "SELECT source_convention, kind, count(*) AS spans, count(input_messages) AS with_input, "
-            "count(output_messages) AS with_output, count(model) AS with_model, "
-            "count(total_tokens) AS with_tokens FROM spans GROUP BY ALL ORDER BY ALL"
-        ),
     }
     checks: dict[str, Any] = {}
     for name, sql in queries.items():
@@ -192,6 +188,7 @@ def _store_checks(server: ServerProcess, model: str) -> dict[str, Any]:
             checks[name] = f"failed: {exc}"
             continue
         checks[name] = rows if rows is None or len(rows) != 1 or len(rows[0]) != 1 else rows[0][0]
+    checks["normalization"] = normalization_rows(server)
     return checks
 
 
@@ -300,9 +297,7 @@ def _print(report: QueriesReport) -> None:
     print(f"server stop: exit code {report.exit_code} in {report.stop_seconds:.1f}s")
     for name, value in report.checks.items():
         if isinstance(value, list):
-            print(f"{name}:")
-            for row in value:
-                print("    " + "  ".join(str(v) for v in row))
+            print(f"{name}:\n{format_table(value)}")
         else:
             print(f"{name}: {value}")
     for line in report.server_problems[:10]:

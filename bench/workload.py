@@ -2,8 +2,8 @@
 
 Each trace is a root agent span (AGENT/CHAIN) with one to three LLM spans (classify → answer → review) and,
 in about a quarter of traces, a tool call (answer with ``tool_calls`` → TOOL span → final answer). LLM spans
-carry ~3 KB of prompt and reply text; the three attribute conventions of :mod:`bench.conventions` alternate
-trace by trace; 5 % of spans end with status ERROR. Content is a pure function of ``(seed, trace index)``;
+carry ~3 KB of prompt and reply text; the three attribute conventions of :mod:`bench.conventions` are
+mixed evenly, trace by trace; 5 % of spans end with status ERROR. Content is a pure function of ``(seed, trace index)``;
 ids also depend on ``run_tag``, so two runs with different tags never share a trace id.
 
 Two ways out:
@@ -92,9 +92,10 @@ class Workload:
         return plan_trace(
             index=index,
             seed=self.seed,
-            convention=self.conventions[index % len(self.conventions)],
+            # by hash, not index % n: senders take every k-th trace and must still see every convention
+            convention=self.conventions[int.from_bytes(digest[56:], "big") % len(self.conventions)],
             trace_id=digest[:16],
-            span_ids=[digest[16 + 8 * j : 24 + 8 * j] for j in range(6)],
+            span_ids=[digest[16 + 8 * j : 24 + 8 * j] for j in range(5)],  # at most 5 spans a trace
             start_ns=self.base_time_ns + index * self._interval_ns,
             session_prefix=self._id_key[:4].hex(),
         )

@@ -97,9 +97,11 @@ def search_text(fields: CanonicalFields, name: str) -> str:
             for call in message.get("tool_calls") or ():
                 function = call.get("function") or {}
                 parts += [str(function.get("name", "")), str(function.get("arguments", ""))]
-    for value in (fields.input_value, fields.output_value):
-        if value:
-            parts.append(value)
+    # input_value/output_value repeat the message text on LLM spans: add them only where messages are missing.
+    if not fields.input_messages and fields.input_value:
+        parts.append(fields.input_value)
+    if not fields.output_messages and fields.output_value:
+        parts.append(fields.output_value)
     return "\n".join(parts)[:SEARCH_TEXT_LIMIT].lower()
 
 
