@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import duckdb
@@ -45,6 +46,7 @@ class IngestStats:
     pending_bytes: int = 0
     pending_records: int = 0
     failed_batches: int = 0
+    worker_restarts: int = 0
     last_error: str | None = None
 
 
@@ -67,8 +69,15 @@ class IngestPipeline:
         self._in_flight = threading.Semaphore(max(1, workers) + 1)
         self._closing = False
         self.stats = IngestStats()
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        self._workers = workers
+        self._pool = self._new_pool()
+        self._pool_broken = False
         self._thread = threading.Thread(target=self._run_batcher, name="spanlab-batcher", daemon=True)
+
+    def _new_pool(self) -> ProcessPoolExecutor | None:
+        if not self._workers:
+            return None
+        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
 
     def start(self) -> int:
         """Queue what the log kept from an earlier run, then start taking exports. Returns records replayed."""
@@ -129,9 +138,31 @@ class IngestPipeline:
             records = [(item.kind, item.payload) for item in group]
             if self._pool is None:
                 self._store_group(group, _resolved(records))
-            else:
+                continue
+            if self._pool_broken:
+                self._replace_pool()
+            try:
                 future = self._pool.submit(build_batch, records)
-                future.add_done_callback(lambda built, g=group: self._store_group(g, built))  # type: ignore[misc]
+            except BrokenProcessPool:
+                self._requeue(group)
+                continue
+            future.add_done_callback(lambda built, g=group: self._store_group(g, built))  # type: ignore[misc]
+
+    def _replace_pool(self) -> None:
+        """A worker died (OOM killer, a signal): start new ones; the lost groups were put back in the queue."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+        self._pool_broken = False
+        with self._lock:
+            self.stats.worker_restarts += 1
+
+    def _requeue(self, group: list[_Item]) -> None:
+        with self._lock:
+            self._pool_broken = True
+            self._queue.extendleft(reversed(group))
+            self._lock.notify()
+        self._in_flight.release()
 
     def _next_group(self) -> list[_Item] | None:
         with self._lock:
@@ -152,10 +183,18 @@ class IngestPipeline:
     def _store_group(self, group: list[_Item], built: Future[Batch]) -> None:
         try:
             batch = built.result()
-            written = self._store.write(lambda con: _insert(con, batch))
-            written.add_done_callback(lambda done: self._on_stored(group, batch, done))
+        except BrokenProcessPool:
+            self._requeue(group)
+            return
         except BaseException as exc:
             self._on_failed(group, exc)
+            return
+        try:
+            written = self._store.write(lambda con: _insert(con, batch))
+        except BaseException as exc:
+            self._on_failed(group, exc)
+            return
+        written.add_done_callback(lambda done: self._on_stored(group, batch, done))
 
     def _on_stored(self, group: list[_Item], batch: Batch, done: Future[int]) -> None:
         if done.exception() is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import psutil
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -116,3 +117,23 @@ def test_full_queue_answers_503_with_retry_after_and_grpc_unavailable_with_retry
         wait_for(lambda: server.get("/api/v1/status")["ingest"]["refused_requests"] > 0)
     finally:
         server.stop()
+
+
+def test_a_killed_normalizer_process_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "s.duckdb", env={"SPANLAB_INGEST_WORKERS": "1"})
+    try:
+        first = llm_spans("workers", 50)
+        assert httpx.post(f"{server.http_url}/v1/traces", content=encode(first), headers=PROTOBUF).status_code == 200
+        server.wait_idle()
+        workers = psutil.Process(server.process.pid).children(recursive=True)
+        normalizers = [p for p in workers if "multiprocessing" in " ".join(p.cmdline())]
+        assert normalizers, "the server runs its normalizer in a worker process"
+        for process in normalizers:
+            process.kill()
+        second = llm_spans("workers", 50, content="after the kill")
+        assert httpx.post(f"{server.http_url}/v1/traces", content=encode(second), headers=PROTOBUF).status_code == 200
+        server.wait_idle()
+        assert _stored_ids(server, "workers") == span_ids(first) | span_ids(second)
+        assert server.get("/api/v1/status")["ingest"]["worker_restarts"] >= 1
+    finally:
+        assert server.stop() == 0
