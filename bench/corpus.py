@@ -24,7 +24,7 @@ __all__ = [
     "template_text",
 ]
 
-BANKING77_TRAIN = Path("/work/shared/data/banking77/train.csv")
+BANKING77_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77" / "train.csv"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ ERROR_RATE = 0.05
 TRACE_SPAN_MEAN = 1 + 2.0 + 0.7 * 0.35  # root + mean LLM calls + tool spans
 _TOOL_SHARE = 0.35  # of traces with two or three LLM calls
 
-OPENAI = Provider("openai", "openai", "openai", "api.openai.com")
+OPENAI = Provider("openai", "openai", "openai", "llm-gateway.internal")
 ANTHROPIC = Provider("anthropic", "anthropic", "Anthropic", "api.anthropic.com")
 MISTRAL = Provider("mistral_ai", "mistralai", "MistralAI", "api.mistral.ai")
 MODELS: tuple[tuple[Provider, str, int], ...] = (

@@ -37,7 +37,7 @@ def current_chat_span() -> dict[str, Any]:
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "gpt-4o-mini",
-        "server.address": "api.openai.com",
+        "server.address": "llm-gateway.internal",
         "server.port": 443,
         "gen_ai.conversation.id": "conv-1",
         "gen_ai.request.temperature": 0.2,
@@ -149,7 +149,7 @@ def test_current_conventions_become_openai_messages() -> None:
     assert (fields.input_tokens, fields.output_tokens, fields.total_tokens) == (20, 7, 27)
     assert fields.cost == pytest.approx(estimate_cost("gpt-4o-mini", 20, 7))
     assert fields.session_id == "conv-1"
-    assert fields.base_url == "https://api.openai.com"
+    assert fields.base_url == "https://llm-gateway.internal"
     assert (fields.input_value, fields.output_value) == ("What is in this image?", "A cat.")
     assert fields.legacy_events is False
 
@@ -412,8 +412,8 @@ def test_output_type_maps_to_response_format() -> None:
 @pytest.mark.parametrize(
     ("address", "port", "base_url"),
     [
-        ("api.openai.com", None, "https://api.openai.com"),
-        ("api.openai.com", 443, "https://api.openai.com"),
+        ("llm-gateway.internal", None, "https://llm-gateway.internal"),
+        ("llm-gateway.internal", 443, "https://llm-gateway.internal"),
         ("localhost", 8000, "http://localhost:8000"),
         ("example.org", 80, "http://example.org"),
         ("::1", 11434, "http://[::1]:11434"),

@@ -30,7 +30,7 @@ CHAT: dict[str, Any] = {
     "llm.user": "user-42",
     "llm.headers": "None",
     "llm.is_streaming": False,
-    "gen_ai.openai.api_base": "https://api.openai.com/v1/",
+    "gen_ai.openai.api_base": "https://llm-gateway.internal/v1/",
     "llm.request.functions.0.name": "get_weather",
     "llm.request.functions.0.description": "Get weather",
     "llm.request.functions.0.parameters": json.dumps(PARAMETERS),
@@ -106,7 +106,7 @@ def test_chat_with_tools_images_and_tool_results() -> None:
     }
     assert (fields.input_tokens, fields.output_tokens, fields.total_tokens) == (20, 7, 27)
     assert fields.cost == pytest.approx((20 * 0.15 + 7 * 0.60) / 1e6)
-    assert fields.base_url == "https://api.openai.com/v1"
+    assert fields.base_url == "https://llm-gateway.internal/v1"
     assert (fields.session_id, fields.user_id) == ("sess-9", "user-9")
     assert fields.metadata == {"session_id": "sess-9", "user_id": "user-9", "tenant": "acme"}
     assert fields.input_value == "What is in this image?"

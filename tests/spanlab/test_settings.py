@@ -18,10 +18,10 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 
 def test_env_overrides_defaults_and_explicit_values_override_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPANLAB_HTTP_PORT", "9999")
-    monkeypatch.setenv("SPANLAB_DB", "/tmp/x.duckdb")
+    monkeypatch.setenv("SPANLAB_DB", "data/x.duckdb")
     settings = Settings()
-    assert settings.http_port == 9999 and settings.db == Path("/tmp/x.duckdb")
-    assert settings.wal_dir == Path("/tmp/x.wal")
+    assert settings.http_port == 9999 and settings.db == Path("data/x.duckdb")
+    assert settings.wal_dir == Path("data/x.wal")
     assert Settings(http_port=1234).http_port == 1234
     assert Settings().grpc_port == 4317
 

@@ -339,7 +339,7 @@ def test_sql(client: TestClient) -> None:
         ({"sql": "DELETE FROM spans"}, 400, "writes are not allowed through SQL"),
         ({"sql": "SELECT 1; SELECT 2"}, 400, "exactly one statement"),
         ({"sql": "SELECT * FROM read_csv('/etc/passwd')"}, 400, "not allowed through SQL"),
-        ({"sql": "COPY spans TO '/tmp/out.csv'"}, 400, "got COPY"),
+        ({"sql": "COPY spans TO 'out.csv'"}, 400, "got COPY"),
         ({"sql": "ATTACH ':memory:' AS m"}, 400, "got ATTACH"),
         ({"sql": "SELECT count(*) FROM range(1000000000000)"}, 408, "longer than 0.5 s"),
         ({"sql": "SELEC"}, 400, "does not parse"),
