@@ -22,26 +22,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.ingest.otlp import ExportKind
 from collector.normalize import CanonicalFields, normalize_span
-from collector.store.schema import LOG_COLUMNS, SPAN_COLUMNS
+from collector.store.schema import LOG_COLUMNS, LOG_JSON_COLUMNS, SPAN_COLUMNS, SPAN_JSON_COLUMNS
 
 __all__ = ["Batch", "any_value", "attributes_dict", "build_batch", "project_of", "search_text"]
 
 SEARCH_TEXT_LIMIT = 8192
 _OTEL_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 _STATUS = ("UNSET", "OK", "ERROR")
-_JSON_SPAN = (
-    "input_messages",
-    "output_messages",
-    "invocation_parameters",
-    "tools",
-    "response_format",
-    "prompt_variables",
-    "metadata",
-    "attributes",
-    "events",
-    "resource",
-)
-_JSON_LOG = ("body", "attributes", "resource")
 _CANONICAL = tuple(f.name for f in dataclasses.fields(CanonicalFields))
 
 
@@ -126,8 +113,8 @@ def build_batch(records: list[tuple[int, bytes]]) -> Batch:
             _span_rows(ExportTraceServiceRequest.FromString(payload), spans, now, batch.legacy_span_keys)
         else:
             _log_rows(ExportLogsServiceRequest.FromString(payload), logs, now, batch.log_span_keys)
-    batch.spans = _to_table(list(spans.values()), SPAN_COLUMNS, _JSON_SPAN)
-    batch.logs = _to_table(list(logs.values()), LOG_COLUMNS, _JSON_LOG)
+    batch.spans = _to_table(list(spans.values()), SPAN_COLUMNS, SPAN_JSON_COLUMNS)
+    batch.logs = _to_table(list(logs.values()), LOG_COLUMNS, LOG_JSON_COLUMNS)
     return batch
 
 

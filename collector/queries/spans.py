@@ -31,6 +31,7 @@ from collector.queries.filters import (
     span_conditions,
 )
 from collector.store.database import Store
+from collector.store.schema import SPAN_JSON_COLUMNS
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -49,18 +50,7 @@ SUMMARY_COLUMNS = (
     "status_code, status_message, provider, model, prompt_name, prompt_version, input_tokens, output_tokens, "
     "total_tokens, cost, session_id, user_id, input_value, output_value"
 )
-_DETAIL_JSON = (
-    "input_messages",
-    "output_messages",
-    "invocation_parameters",
-    "tools",
-    "response_format",
-    "prompt_variables",
-    "metadata",
-    "attributes",
-    "events",
-    "resource",
-)
+_DETAIL_JSON = SPAN_JSON_COLUMNS
 _DETAIL_OTHER = (
     "prompt_template",
     "source_convention",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["MIGRATIONS", "SPAN_COLUMNS", "migrate"]
+__all__ = ["LOG_COLUMNS", "LOG_JSON_COLUMNS", "MIGRATIONS", "SPAN_COLUMNS", "SPAN_JSON_COLUMNS", "migrate"]
 
 # The spans table: canonical fields of DESIGN.md, then what the UI and queries need, then the raw data.
 SPAN_COLUMNS: dict[str, str] = {
@@ -68,6 +68,9 @@ LOG_COLUMNS: dict[str, str] = {
     "resource": "JSON",
     "ingested_at": "TIMESTAMP NOT NULL",
 }
+
+SPAN_JSON_COLUMNS = tuple(name for name, kind in SPAN_COLUMNS.items() if kind == "JSON")
+LOG_JSON_COLUMNS = tuple(name for name, kind in LOG_COLUMNS.items() if kind == "JSON")
 
 
 def _create(table: str, columns: dict[str, str], key: str) -> str:
