@@ -33,6 +33,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the collector: OTLP/gRPC, OTLP/HTTP, the REST API and the web UI."""
+    from spanlab.server import PortInUse
     from spanlab.server import serve as run_server
 
     overrides: dict[str, Any] = {
@@ -48,7 +49,11 @@ def serve(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"error: invalid settings: {problems}", err=True)
         raise typer.Exit(2) from None
-    run_server(settings)
+    try:
+        run_server(settings)
+    except PortInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -22,9 +22,13 @@ from collector.service import Collector, CollectorConfig
 from spanlab.settings import Settings
 from ui.app import create_app
 
-__all__ = ["collector_config", "serve"]
+__all__ = ["PortInUse", "collector_config", "serve"]
 
 log = logging.getLogger("spanlab.server")
+
+
+class PortInUse(Exception):
+    """A port could not be bound (in use, or not allowed)."""
 
 
 def collector_config(settings: Settings) -> CollectorConfig:
@@ -50,10 +54,19 @@ def serve(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, collector: Collector) -> None:
-    http_socket = _bind(settings.host, settings.http_port)
-    grpc = GrpcReceiver(
-        collector, host=settings.host, port=settings.grpc_port, max_message_bytes=settings.max_message_bytes
-    )
+    try:
+        http_socket = _bind(settings.host, settings.http_port)
+    except OSError as exc:
+        raise PortInUse(f"cannot listen on {settings.host}:{settings.http_port} (HTTP): {exc.strerror}") from None
+    try:
+        grpc = GrpcReceiver(
+            collector, host=settings.host, port=settings.grpc_port, max_message_bytes=settings.max_message_bytes
+        )
+    except RuntimeError:
+        http_socket.close()
+        raise PortInUse(
+            f"cannot listen on {settings.host}:{settings.grpc_port} (gRPC): is it already in use?"
+        ) from None
     config = uvicorn.Config(
         create_app(collector, settings),
         loop="asyncio",
