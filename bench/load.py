@@ -134,9 +134,12 @@ def _wait_ready(processes: list[Any], messages: Any, timeout: float) -> list[flo
     build: dict[int, float] = {}
     deadline = time.monotonic() + timeout
     while len(build) < len(processes):
-        if time.monotonic() > deadline:
-            raise BenchError(f"senders did not finish building their spans within {timeout:.0f}s")
-        kind, index, payload = _next_message(processes, messages)
+        message = _next_message(processes, messages)
+        if message is None:
+            if time.monotonic() > deadline:
+                raise BenchError(f"senders did not finish building their spans within {timeout:.0f}s")
+            continue
+        kind, index, payload = message
         if kind == "ready":
             build[index] = payload
         elif kind == "error":
@@ -144,15 +147,16 @@ def _wait_ready(processes: list[Any], messages: Any, timeout: float) -> list[flo
     return list(build.values())
 
 
-def _next_message(processes: list[Any], messages: Any) -> tuple[str, int, Any]:
-    while True:
-        try:
-            message: tuple[str, int, Any] = messages.get(timeout=1.0)
-            return message
-        except queue.Empty:
-            for i, process in enumerate(processes):
-                if process.exitcode not in (None, 0):
-                    raise BenchError(f"sender {i} died with exit code {process.exitcode}") from None
+def _next_message(processes: list[Any], messages: Any) -> tuple[str, int, Any] | None:
+    """The next sender message, or None after a second without one (when no sender has died)."""
+    try:
+        message: tuple[str, int, Any] = messages.get(timeout=1.0)
+        return message
+    except queue.Empty:
+        for i, process in enumerate(processes):
+            if process.exitcode not in (None, 0):
+                raise BenchError(f"sender {i} died with exit code {process.exitcode}") from None
+        return None
 
 
 def _timed(

@@ -34,6 +34,7 @@ __all__ = ["MODES", "SDK_MODES", "SenderConfig", "SenderReport", "sender_main"]
 
 MODES = ("http-protobuf", "grpc", "raw-http", "raw-grpc")
 SDK_MODES = frozenset({"http-protobuf", "grpc"})
+_HTTP_MODES = frozenset({"http-protobuf", "raw-http"})
 _MAX_ERRORS = 5
 
 
@@ -113,16 +114,17 @@ def _work(config: SenderConfig) -> Iterator[_Work]:
     collector = CollectingProcessor()
     emitter = SdkEmitter(collector, resource=RESOURCE) if config.mode in SDK_MODES else None
     batches = workload.batches(config.spans, config.batch_size, first=config.first, step=config.step)
+    gzip_bodies = config.gzip and config.mode in _HTTP_MODES  # gRPC compresses on the channel instead
     for batch in batches:
         if emitter is not None:
             emitter.emit(batch)
             yield _Work("traces", len(batch), sdk_spans=collector.spans)
             collector.spans = []
         else:
-            yield _Work("traces", len(batch), body=_body(trace_request(batch), config.gzip))
+            yield _Work("traces", len(batch), body=_body(trace_request(batch), gzip_bodies))
         logs = logs_request(batch)
         if logs is not None:
-            yield _Work("logs", 0, body=_body(logs, config.gzip))
+            yield _Work("logs", 0, body=_body(logs, gzip_bodies))
 
 
 def _body(message: Message, compress: bool) -> bytes:
@@ -136,7 +138,7 @@ def _transport_factory(config: SenderConfig) -> Callable[[], Transport]:
         "http-protobuf": lambda: SdkHttp(config.http_url, gzip=config.gzip, **options),
         "grpc": lambda: SdkGrpc(config.grpc_target, gzip=config.gzip, **options),
         "raw-http": lambda: RawHttp(config.http_url, gzip=config.gzip, **options),
-        "raw-grpc": lambda: RawGrpc(config.grpc_target, **options),
+        "raw-grpc": lambda: RawGrpc(config.grpc_target, gzip=config.gzip, **options),
     }
     return factories[config.mode]
 

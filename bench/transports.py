@@ -113,10 +113,12 @@ def _retry_after(header: str | None) -> float:
 
 
 class RawGrpc:
-    """Calls ``TraceService/Export`` / ``LogsService/Export`` with pre-serialized request bytes."""
+    """Calls ``TraceService/Export`` / ``LogsService/Export`` with pre-serialized request bytes (``gzip``:
+    gRPC message compression on the channel)."""
 
-    def __init__(self, target: str, *, timeout: float) -> None:
-        self._channel = grpc.insecure_channel(target, options=_GRPC_OPTIONS)
+    def __init__(self, target: str, *, gzip: bool, timeout: float) -> None:
+        compression = grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
+        self._channel = grpc.insecure_channel(target, options=_GRPC_OPTIONS, compression=compression)
         self._calls = {
             signal: self._channel.unary_unary(path, request_serializer=None, response_deserializer=None)
             for signal, path in _GRPC_PATHS.items()
@@ -232,7 +234,7 @@ class SdkGrpc:
             compression=grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression,
             channel_options=(("grpc.enable_http_proxy", 0),),
         )
-        self._raw = RawGrpc(target, timeout=timeout)
+        self._raw = RawGrpc(target, gzip=gzip, timeout=timeout)
 
     def send_spans(self, spans: Sequence[ReadableSpan]) -> Outcome:
         before = self._counter.retryable
