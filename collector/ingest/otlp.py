@@ -7,7 +7,6 @@ numbers, enums may be ints, field names are lowerCamelCase, unknown fields are i
 from __future__ import annotations
 
 import base64
-import binascii
 import zlib
 from dataclasses import dataclass
 from enum import IntEnum
@@ -225,6 +224,3 @@ def encode_response(kind: ExportKind, encoding: Encoding, validated: Validated) 
         return response.SerializeToString()
     return json_format.MessageToJson(response, indent=None).encode()
 
-
-def hex_id(raw: bytes) -> str:
-    return binascii.hexlify(raw).decode()

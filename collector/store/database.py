@@ -79,11 +79,6 @@ class Store:
                 future.set_result(result)
         con.close()
 
-    @property
-    def queued_writes(self) -> int:
-        with self._cond:
-            return len(self._queue)
-
     # -- reads --------------------------------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's read cursor (created on first use)."""
