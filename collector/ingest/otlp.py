@@ -223,4 +223,3 @@ def encode_response(kind: ExportKind, encoding: Encoding, validated: Validated) 
     if encoding is Encoding.PROTOBUF:
         return response.SerializeToString()
     return json_format.MessageToJson(response, indent=None).encode()
-
