@@ -39,7 +39,11 @@ class Collector:
         self.store = Store(config.db, memory_limit=config.duckdb_memory_limit)
         self.wal = WriteAheadLog(config.wal_dir, fsync=config.wal_fsync)
         self.pipeline = IngestPipeline(
-            self.store, self.wal, workers=config.ingest_workers, max_pending_bytes=config.max_pending_bytes
+            self.store,
+            self.wal,
+            workers=config.ingest_workers,
+            max_pending_bytes=config.max_pending_bytes,
+            spool=config.wal_dir / "spool",
         )
         self.replayed_records = 0
 

@@ -1,0 +1,54 @@
+"""spanlab's in-app side: what runs inside the user's application.
+
+``register()`` (OTLP export + instrumentation), the ``openai`` instrumentor, the prompt and request
+context, span-id access and ``feedback()``. This package imports neither the collector, DuckDB nor
+FastAPI, and its names load lazily, so ``from instrumentation import semconv`` (as the collector does)
+costs nothing more.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from instrumentation.context import PromptInfo, PromptMessages, using_attributes, using_prompt
+    from instrumentation.feedback import feedback, flush_feedback
+    from instrumentation.openai import OpenAIInstrumentor
+    from instrumentation.register import register
+    from instrumentation.spans import capture_span_ids, last_span_id
+
+__all__ = [
+    "OpenAIInstrumentor",
+    "PromptInfo",
+    "PromptMessages",
+    "capture_span_ids",
+    "feedback",
+    "flush_feedback",
+    "last_span_id",
+    "register",
+    "using_attributes",
+    "using_prompt",
+]
+
+_HOMES = {
+    "OpenAIInstrumentor": "instrumentation.openai",
+    "PromptInfo": "instrumentation.context",
+    "PromptMessages": "instrumentation.context",
+    "capture_span_ids": "instrumentation.spans",
+    "feedback": "instrumentation.feedback",
+    "flush_feedback": "instrumentation.feedback",
+    "last_span_id": "instrumentation.spans",
+    "register": "instrumentation.register",
+    "using_attributes": "instrumentation.context",
+    "using_prompt": "instrumentation.context",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'instrumentation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -25,6 +25,17 @@ SPANLAB_PROMPT_VERSION = "spanlab.prompt.version"
 SPANLAB_PROMPT_TEMPLATE = "spanlab.prompt.template"
 # A JSON object string, or a structured (kvlist) value.
 SPANLAB_PROMPT_VARIABLES = "spanlab.prompt.variables"
+# What an exact replay needs beyond the GenAI conventions (set by spanlab's openai instrumentor):
+# every request parameter as sent, OpenAI names, as a JSON object (no model, messages, tools or
+# response_format: those have their own attributes)...
+SPANLAB_REQUEST_INVOCATION_PARAMETERS = "spanlab.request.invocation_parameters"
+# ...the complete response_format (a JSON schema included) as JSON...
+SPANLAB_REQUEST_RESPONSE_FORMAT = "spanlab.request.response_format"
+# ...and the client's full base URL (path included, credentials and query removed).
+SPANLAB_REQUEST_BASE_URL = "spanlab.request.base_url"
+# On the span of a replay's model call (project "replay"): the span it replays (also an OTel link).
+SPANLAB_REPLAY_SOURCE_TRACE_ID = "spanlab.replay.source_trace_id"
+SPANLAB_REPLAY_SOURCE_SPAN_ID = "spanlab.replay.source_span_id"
 
 # --- generic OpenTelemetry attributes any convention may carry ---------------------------------
 SERVER_ADDRESS = "server.address"
@@ -34,6 +45,8 @@ USER_ID = "user.id"  # also OpenInference's user attribute
 ENDUSER_ID = "enduser.id"
 ERROR_TYPE = "error.type"
 EVENT_NAME = "event.name"  # log-record attribute carrying the event name in older SDKs
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+SERVICE_NAME = "service.name"  # resource attribute
 
 # --- OTel GenAI: current conventions ------------------------------------------------------------
 GEN_AI_PREFIX = "gen_ai."
@@ -65,6 +78,8 @@ GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_TOTAL_TOKENS = "gen_ai.usage.total_tokens"  # not in OTel; newer OpenLLMetry sets it
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"  # seconds, streams only
 GEN_AI_PROMPT_NAME = "gen_ai.prompt.name"
 GEN_AI_PROMPT_VERSION = "gen_ai.prompt.version"
 GEN_AI_PROMPT_VARIABLE_PREFIX = "gen_ai.prompt.variable."
@@ -76,6 +91,8 @@ GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 
 # --- OTel GenAI: legacy names still emitted by deployed SDKs -----------------------------------
 GEN_AI_SYSTEM = "gen_ai.system"
@@ -104,6 +121,7 @@ GEN_AI_INFERENCE_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
 # --- OpenInference ------------------------------------------------------------------------------
 OI_SPAN_KIND = "openinference.span.kind"
+OI_PROJECT_NAME = "openinference.project.name"  # resource attribute: the project spanlab files spans under
 OI_INPUT_VALUE = "input.value"
 OI_INPUT_MIME_TYPE = "input.mime_type"
 OI_OUTPUT_VALUE = "output.value"

@@ -9,6 +9,10 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from spanlab.cli_datasets import datasets_app
+from spanlab.cli_prompts import prompts_app
+from spanlab.cli_replay import replay_command
+from spanlab.cli_run import run
 from spanlab.cli_sql import sql
 from spanlab.cli_traces import traces_app, traces_table
 from spanlab.client import SpanlabClient, cli_settings, exit_on_client_error
@@ -82,7 +86,11 @@ def demo(
 
 
 app.add_typer(traces_app, name="traces")
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(datasets_app, name="datasets")
+app.command("replay")(replay_command)
 app.command("sql")(sql)
+app.command("run", context_settings={"ignore_unknown_options": True})(run)
 
 
 if __name__ == "__main__":

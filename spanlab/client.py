@@ -80,12 +80,35 @@ class SpanlabClient:
         """``POST /sql``: ``{"columns", "types", "rows", "row_count", "truncated"}``."""
         return self.post("/sql", json={"sql": sql})
 
+    def replay(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /replays``: ``{"span_id"|"dataset"+"example_id", "overrides"}`` → the stored replay."""
+        return self.post("/replays", json=body)
+
+    def span_replays(self, span_id: str) -> dict[str, Any]:
+        """``GET /spans/{span_id}/replays``: ``{"data": [replays, newest first], "next_cursor": null}``."""
+        return self.get(f"/spans/{span_id}/replays")
+
     # -- plumbing -------------------------------------------------------------------------------------------
     def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         return self._send("GET", path, params=params)
 
     def post(self, path: str, *, json: Any) -> Any:
         return self._send("POST", path, json=json)
+
+    def put(self, path: str, *, json: Any) -> Any:
+        return self._send("PUT", path, json=json)
+
+    def patch(self, path: str, *, json: Any) -> Any:
+        return self._send("PATCH", path, json=json)
+
+    def delete(self, path: str) -> Any:
+        return self._send("DELETE", path)
+
+    def post_content(
+        self, path: str, content: bytes, *, content_type: str, params: dict[str, Any] | None = None
+    ) -> Any:
+        """``POST`` a raw body (e.g. a JSONL or CSV file) and return the JSON answer."""
+        return self._send("POST", path, content=content, params=params, headers={"Content-Type": content_type})
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from replay.providers import ProviderConfig, check_provider_names
 
 __all__ = ["Settings"]
 
@@ -47,6 +49,17 @@ class Settings(BaseSettings):
     sql_timeout_seconds: float = Field(30.0, gt=0, description="Longest a `spanlab sql` query may run.")
     sql_max_rows: int = Field(10_000, gt=0, description="Most rows a `spanlab sql` query returns.")
     duckdb_memory_limit: str = Field("512MB", description="DuckDB's memory_limit for the store.")
+    providers: dict[str, ProviderConfig] = Field(
+        default_factory=dict,
+        description="Named OpenAI-compatible model providers for replay, as JSON: "
+        '{"name": {"base_url": "...", "api_key_env": "ENV_VAR", "default_model": "..."}}.',
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        check_provider_names(value)
+        return value
 
     @property
     def wal_dir(self) -> Path:

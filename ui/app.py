@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import Depends, FastAPI
 
 from collector.service import Collector
+from replay.local_model import LocalModel
+from replay.providers import ProviderRegistry
+from replay.tracing import CollectorSpanExporter, ReplayTracer
 from spanlab.settings import Settings
-from ui import otlp
+from ui import llm, otlp
 from ui.api import router as api_router
 from ui.auth import require_api_key
 from ui.errors import install_error_handlers
@@ -27,9 +32,15 @@ def create_app(collector: Collector, settings: Settings | None = None) -> FastAP
     )
     app.state.collector = collector
     app.state.settings = settings
+    # Replay and the local model: providers from the environment (read once, here), replay calls traced into the
+    # collector itself, SmolLM2 loaded on its first request.
+    app.state.providers = ProviderRegistry.from_environment(settings.providers, os.environ)
+    app.state.replay_tracer = ReplayTracer(CollectorSpanExporter(collector))
+    app.state.local_model = LocalModel()
     install_error_handlers(app)
     app.include_router(otlp.router)
     app.include_router(api_router, prefix="/api/v1", dependencies=[Depends(require_api_key)])
+    app.include_router(llm.router, dependencies=[Depends(require_api_key)])
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from collector.errors import CollectorError, Overloaded
+from replay.errors import ReplayError
 
 __all__ = ["install_error_handlers"]
 
@@ -18,6 +19,11 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
         body = {"error": {"type": type(exc).__name__, "message": str(exc)}}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(ReplayError)
+    async def replay_error(request: Request, exc: ReplayError) -> JSONResponse:
+        body = {"error": {"type": type(exc).__name__, "message": str(exc)}}
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,16 +1,21 @@
 """The ingest pipeline: accept → write-ahead log (acknowledge) → normalize (worker processes) → one writer.
 
-    submit(kind, payload) ──▶ WAL group commit ──▶ batcher thread ──▶ build_batch in a worker process
-                 │ (Overloaded when too much is pending)          └──▶ Store.write: insert spans/logs,
-                 ▼                                                     join log events, then trim the WAL
-    Future[seq] resolves when the export is durable: that is when the caller may acknowledge it.
+    submit(kind, payload) ──▶ WAL group commit ──▶ batcher thread ──▶ build_batch in a worker process,
+                 │ (Overloaded when too much is pending)          │   Arrow tables back through a spool file
+                 ▼                                                └──▶ Store.write: insert spans/logs,
+    Future[seq] resolves when the export is durable:                   join log events, then trim the WAL
+    that is when the caller may acknowledge it.
 
 Backpressure: the bytes accepted but not yet stored are bounded by ``max_pending_bytes``; past it
-:meth:`IngestPipeline.submit` raises :class:`Overloaded` so the receivers answer 503 / UNAVAILABLE.
+:meth:`IngestPipeline.submit` raises :class:`Overloaded` so the receivers answer 503 / UNAVAILABLE. Its retry
+delay is the time the store needs, at the rate measured over the last seconds, to bring the backlog down to half
+the limit (1 to 10 s): long enough that exporters which give up after a few attempts (the OTel SDK's make six)
+are not turned away while the store catches up, short enough that the store does not run dry.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import threading
 import time
@@ -19,10 +24,13 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from collector.errors import Overloaded, StoreClosed
+from collector.ingest.handoff import SpooledBatch, build_spooled, clear_spool
 from collector.ingest.logjoin import join_log_messages
 from collector.ingest.rows import Batch, build_batch
 from collector.store.database import Store
@@ -30,8 +38,12 @@ from collector.store.wal import WalRecord, WriteAheadLog
 
 __all__ = ["IngestPipeline", "IngestStats"]
 
-_MAX_GROUP_BYTES = 16 * 1024 * 1024
+# ~3,000 spans: big enough that DuckDB's per-insert costs are small, small enough to bound memory (a group is
+# held as OTLP bytes, then as ~2.3x as many bytes of Arrow columns).
+_MAX_GROUP_BYTES = 8 * 1024 * 1024
 _GATHER_SECONDS = 0.005
+_RATE_WINDOW_SECONDS = 10.0
+_RETRY_AFTER_BOUNDS = (1, 10)
 
 
 @dataclass(slots=True)
@@ -60,10 +72,15 @@ class _Item:
 class IngestPipeline:
     """Owns the write-ahead log's lifecycle, the normalizer processes and the batcher thread."""
 
-    def __init__(self, store: Store, wal: WriteAheadLog, *, workers: int, max_pending_bytes: int) -> None:
+    def __init__(self, store: Store, wal: WriteAheadLog, *, workers: int, max_pending_bytes: int, spool: Path) -> None:
+        """``spool`` is a folder of this pipeline's own (emptied here) for batches on their way back from workers."""
         self._store = store
         self._wal = wal
         self._max_pending = max_pending_bytes
+        self._spool = spool
+        clear_spool(spool)
+        self._stored_log: deque[tuple[float, int]] = deque()  # (monotonic time, bytes) of recent stores
+        self._started = time.monotonic()
         self._lock = threading.Condition()
         self._queue: deque[_Item] = deque()
         self._in_flight = threading.Semaphore(max(1, workers) + 1)
@@ -81,6 +98,7 @@ class IngestPipeline:
 
     def start(self) -> int:
         """Queue what the log kept from an earlier run, then start taking exports. Returns records replayed."""
+        self._started = time.monotonic()
         replayed = self._enqueue_replayed(self._wal.replay())
         self._wal.start()
         self._thread.start()
@@ -105,7 +123,7 @@ class IngestPipeline:
                 self.stats.refused_requests += 1
                 raise Overloaded(
                     f"ingest queue is full ({self.stats.pending_bytes} bytes waiting to be stored); retry later",
-                    retry_after_seconds=1,
+                    retry_after_seconds=self._retry_after(),
                 )
             self.stats.pending_bytes += size
             self.stats.pending_records += 1
@@ -114,6 +132,20 @@ class IngestPipeline:
         future = self._wal.append(kind, payload)
         future.add_done_callback(lambda done: self._on_durable(done, kind, payload))
         return future
+
+    def _retry_after(self) -> int:
+        """Seconds until the backlog is down to half the limit at the recent store rate (lock held)."""
+        low, high = _RETRY_AFTER_BOUNDS
+        now = time.monotonic()
+        horizon = now - _RATE_WINDOW_SECONDS
+        while self._stored_log and self._stored_log[0][0] < horizon:
+            self._stored_log.popleft()
+        elapsed = now - max(horizon, self._started)
+        rate = sum(size for _, size in self._stored_log) / elapsed if elapsed > 0 else 0.0
+        if rate <= 0:
+            return high  # nothing stored lately: the store is busy (a checkpoint) or just starting
+        excess = self.stats.pending_bytes - self._max_pending / 2
+        return max(low, min(high, math.ceil(excess / rate)))
 
     def _count_pending(self, size: int) -> None:
         with self._lock:
@@ -142,7 +174,7 @@ class IngestPipeline:
             if self._pool_broken:
                 self._replace_pool()
             try:
-                future = self._pool.submit(build_batch, records)
+                future = self._pool.submit(build_spooled, records, str(self._spool))
             except BrokenProcessPool:
                 self._requeue(group)
                 continue
@@ -180,31 +212,37 @@ class IngestPipeline:
                 group.append(item)
             return group
 
-    def _store_group(self, group: list[_Item], built: Future[Batch]) -> None:
+    def _store_group(self, group: list[_Item], built: Future[Any]) -> None:
+        """Insert what a worker built (a :class:`SpooledBatch`) or what was built here (a :class:`Batch`)."""
         try:
-            batch = built.result()
+            result = built.result()
+            batch = result.load() if isinstance(result, SpooledBatch) else result
         except BrokenProcessPool:
             self._requeue(group)
             return
         except BaseException as exc:
             self._on_failed(group, exc)
             return
+        rows = batch.spans.num_rows + batch.logs.num_rows
         try:
             written = self._store.write(lambda con: _insert(con, batch))
         except BaseException as exc:
             self._on_failed(group, exc)
             return
-        written.add_done_callback(lambda done: self._on_stored(group, batch, done))
+        written.add_done_callback(lambda done: self._on_stored(group, rows, done))
 
-    def _on_stored(self, group: list[_Item], batch: Batch, done: Future[int]) -> None:
+    def _on_stored(self, group: list[_Item], rows: int, done: Future[int]) -> None:
         if done.exception() is not None:
             self._on_failed(group, done.exception())
             return
         self._wal.committed([item.seq for item in group])
+        size = sum(len(i.payload) for i in group)
+        now = time.monotonic()
         with self._lock:
             self.stats.stored_batches += 1
-            self.stats.stored_rows += batch.spans.num_rows + batch.logs.num_rows
-        self._release(group, sum(len(i.payload) for i in group), len(group))
+            self.stats.stored_rows += rows
+            self._stored_log.append((now, size))
+        self._release(group, size, len(group))
 
     def _on_failed(self, group: list[_Item], exc: BaseException | None) -> None:
         # The records stay in the write-ahead log and are retried at the next start; nothing acknowledged is lost.

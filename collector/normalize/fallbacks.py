@@ -2,6 +2,11 @@
 
 - ``spanlab.prompt.*`` (set by spanlab's own prompt context) overrides any convention's prompt
   fields: it is the link to spanlab's prompt hub.
+- ``spanlab.request.*`` (set by spanlab's openai instrumentor) is the request as sent: its
+  invocation parameters replace those pieced together from ``gen_ai.request.*`` (which cannot
+  tell ``max_tokens`` from ``max_completion_tokens``), its response_format and base URL win.
+- ``metadata`` / ``tag.tags`` (OpenInference's generic keys, also set by spanlab's
+  ``using_attributes``) fill ``metadata`` for spans whose convention did not.
 - provider, session and user fall back to the generic keys of any convention.
 - ``base_url`` comes from ``gen_ai.openai.api_base`` (a full URL, credentials and query removed)
   or from ``server.address``/``server.port`` (scheme and host only: instrumentations do not record
@@ -20,9 +25,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from collector.normalize import pricing
-from collector.normalize.attrs import as_int, as_str, dumps, first, json_object
+from collector.normalize.attrs import INVALID, as_int, as_str, dumps, first, json_object, parse_json
 from collector.normalize.canonical import CanonicalFields, run_steps
 from collector.normalize.messages import first_output_text, last_user_text
+from collector.normalize.openinference import fill_metadata
 from instrumentation import semconv as sc
 
 _PROVIDER_KEYS = (
@@ -63,6 +69,27 @@ def _fill_spanlab_prompt(fields: CanonicalFields, attributes: Mapping[str, Any])
     variables = json_object(attributes.get(sc.SPANLAB_PROMPT_VARIABLES))
     if variables is not None:
         fields.prompt_variables = variables
+
+
+# Keys of a recorded request that have their own canonical field.
+_NOT_PARAMETERS = ("model", "messages", "input", "tools", "response_format")
+
+
+def _fill_spanlab_request(fields: CanonicalFields, attributes: Mapping[str, Any]) -> None:
+    params = json_object(attributes.get(sc.SPANLAB_REQUEST_INVOCATION_PARAMETERS))
+    if params is not None:
+        fields.invocation_parameters = {k: v for k, v in params.items() if k not in _NOT_PARAMETERS} or None
+    response_format = parse_json(attributes.get(sc.SPANLAB_REQUEST_RESPONSE_FORMAT))
+    if response_format is not None and response_format is not INVALID:
+        fields.response_format = response_format
+    base_url = as_str(attributes.get(sc.SPANLAB_REQUEST_BASE_URL))
+    if base_url is not None:
+        fields.base_url = clean_url(base_url)
+
+
+def _fill_metadata(fields: CanonicalFields, attributes: Mapping[str, Any]) -> None:
+    if fields.metadata is None and (sc.OI_METADATA in attributes or sc.OI_TAG_TAGS in attributes):
+        fill_metadata(fields, attributes)
 
 
 def _fill_identity(fields: CanonicalFields, attributes: Mapping[str, Any]) -> None:
@@ -132,4 +159,12 @@ def _fill_display_values(fields: CanonicalFields, attributes: Mapping[str, Any])
         fields.output_value = output_text
 
 
-_STEPS = (_fill_spanlab_prompt, _fill_identity, _fill_base_url, _fill_totals_and_cost, _fill_display_values)
+_STEPS = (
+    _fill_spanlab_prompt,
+    _fill_spanlab_request,  # before _fill_base_url: the full URL beats one rebuilt from server.address
+    _fill_metadata,
+    _fill_identity,
+    _fill_base_url,
+    _fill_totals_and_cost,
+    _fill_display_values,
+)

@@ -8,7 +8,8 @@ become:
 - ``tool_call`` → an entry of the message's ``tool_calls`` (arguments serialized to JSON);
 - ``tool_call_response`` → its own ``{"role": "tool", "tool_call_id", "content"}`` message, placed
   before the rest of the message (a response answers the previous assistant turn);
-- ``uri``/``blob`` images → ``image_url`` parts (blobs as ``data:`` URLs), audio blobs →
+- ``uri``/``blob`` images → ``image_url`` parts (blobs as ``data:`` URLs; a ``detail`` key, which
+  spanlab's instrumentor adds for OpenAI's image detail, is kept), audio blobs →
   ``input_audio``, other blobs and ``file`` ids → ``file`` parts;
 - ``reasoning``, server-side tool parts, ``compaction`` and unknown types are dropped: a chat
   request cannot send them back, and the raw attributes keep them anyway.
@@ -124,7 +125,7 @@ def _media_part(part: dict[str, Any]) -> dict[str, Any] | None:
     kind = part.get("type")
     if kind == "uri":
         uri = as_str(part.get("uri"))
-        return image_part(uri) if uri is not None and _is_image(part) else None
+        return image_part(uri, part.get("detail")) if uri is not None and _is_image(part) else None
     if kind == "blob":
         return _blob_part(part)
     if kind == "file":
@@ -143,7 +144,7 @@ def _blob_part(part: dict[str, Any]) -> dict[str, Any] | None:
         return None
     mime = as_str(part.get("mime_type")) or "application/octet-stream"
     if _is_image(part):
-        return image_part(f"data:{mime};base64,{encoded}")
+        return image_part(f"data:{mime};base64,{encoded}", part.get("detail"))
     if _modality(part) == "audio" or mime.startswith("audio/"):
         audio_format = mime.rpartition("/")[2] or "wav"
         return {"type": "input_audio", "input_audio": {"data": encoded, "format": audio_format}}

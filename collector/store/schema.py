@@ -102,6 +102,99 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX logs_span ON logs (trace_id, span_id)",
         "CREATE INDEX annotations_span ON annotations (span_id)",
     ],
+    # Prompt hub and datasets (replay/prompts, replay/datasets). A dataset example row is one revision of an
+    # example, visible in versions [valid_from, valid_to); the current version reads rows with valid_to NULL.
+    [
+        """CREATE TABLE prompts (
+            name VARCHAR PRIMARY KEY,
+            description VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE prompt_versions (
+            prompt_name VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            template JSON NOT NULL,
+            model_provider VARCHAR,
+            model_name VARCHAR,
+            invocation_parameters JSON NOT NULL,
+            tools JSON,
+            response_format JSON,
+            metadata JSON NOT NULL,
+            commit_message VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            PRIMARY KEY (prompt_name, version)
+        )""",
+        """CREATE TABLE prompt_tags (
+            prompt_name VARCHAR NOT NULL,
+            tag VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (prompt_name, tag)
+        )""",
+        """CREATE TABLE prompt_tag_moves (
+            prompt_name VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            tag VARCHAR NOT NULL,
+            from_version INTEGER,
+            to_version INTEGER NOT NULL,
+            moved_at TIMESTAMP NOT NULL,
+            note VARCHAR,
+            PRIMARY KEY (prompt_name, seq)
+        )""",
+        """CREATE TABLE datasets (
+            name VARCHAR PRIMARY KEY,
+            description VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            version INTEGER NOT NULL
+        )""",
+        """CREATE TABLE dataset_versions (
+            dataset VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            note VARCHAR NOT NULL,
+            example_count INTEGER NOT NULL,
+            PRIMARY KEY (dataset, version)
+        )""",
+        """CREATE TABLE dataset_examples (
+            dataset VARCHAR NOT NULL,
+            example_id VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            valid_from INTEGER NOT NULL,
+            valid_to INTEGER,
+            input JSON NOT NULL,
+            expected_output JSON,
+            metadata JSON NOT NULL,
+            source_trace_id VARCHAR,
+            source_span_id VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+        "CREATE INDEX dataset_examples_id ON dataset_examples (dataset, example_id)",
+    ],
+    # Replays (replay/records.py): one row per successful replay, the original output beside the new one.
+    [
+        """CREATE TABLE replays (
+            id VARCHAR PRIMARY KEY,
+            created_at TIMESTAMP NOT NULL,
+            source_trace_id VARCHAR,
+            source_span_id VARCHAR,
+            dataset VARCHAR,
+            example_id VARCHAR,
+            provider VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            request JSON NOT NULL,
+            overrides JSON NOT NULL,
+            original JSON NOT NULL,
+            output JSON NOT NULL,
+            diff JSON NOT NULL,
+            expected_output JSON,
+            replay_trace_id VARCHAR,
+            replay_span_id VARCHAR
+        )""",
+        "CREATE INDEX replays_source_span ON replays (source_span_id)",
+    ],
 ]
 
 

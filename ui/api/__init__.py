@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ui.api.annotations import router as annotations_router
+from ui.api.datasets import router as datasets_router
 from ui.api.projects import router as projects_router
+from ui.api.prompts import router as prompts_router
+from ui.api.replays import router as replays_router
 from ui.api.spans import router as spans_router
 from ui.api.sql import router as sql_router
 from ui.api.status import router as status_router
@@ -16,3 +19,6 @@ __all__ = ["router"]
 router = APIRouter()
 for child in (status_router, projects_router, traces_router, spans_router, annotations_router, sql_router):
     router.include_router(child)
+router.include_router(prompts_router)
+router.include_router(datasets_router)
+router.include_router(replays_router)

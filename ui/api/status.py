@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from collector.service import Collector
 from ui.deps import get_collector
@@ -14,8 +14,9 @@ router = APIRouter(tags=["status"])
 
 
 @router.get("/status")
-def status(collector: Collector = Depends(get_collector)) -> dict[str, Any]:
-    """Ingest status: accepted, pending and stored counts, write-ahead log size, and span/trace totals."""
+def status(request: Request, collector: Collector = Depends(get_collector)) -> dict[str, Any]:
+    """Ingest status: accepted, pending and stored counts, write-ahead log size, and span/trace totals; and the
+    local model's (installed, loaded: it loads on its first request)."""
     stats = dataclasses.asdict(collector.pipeline.stats)
     row = collector.store.read(lambda con: con.execute("SELECT count(*) FROM spans").fetchone())
     return {
@@ -25,4 +26,5 @@ def status(collector: Collector = Depends(get_collector)) -> dict[str, Any]:
         "replayed_records": collector.replayed_records,
         "spans": int(row[0]) if row else 0,
         "schema_version": collector.store.schema_version,
+        "local_model": request.app.state.local_model.status().model_dump(),
     }

@@ -1,0 +1,1 @@
+"""The prompt hub: prompts, immutable versions, tags and their history, diffs, prompt files."""
