@@ -36,7 +36,7 @@ from collector.ingest.rows import Batch, build_batch
 from collector.store.database import Store
 from collector.store.wal import WalRecord, WriteAheadLog
 
-__all__ = ["IngestPipeline", "IngestStats"]
+__all__ = ["IngestPipeline", "IngestStats", "retry_delay"]
 
 # ~3,000 spans: big enough that DuckDB's per-insert costs are small, small enough to bound memory (a group is
 # held as OTLP bytes, then as ~2.3x as many bytes of Arrow columns).
@@ -134,18 +134,17 @@ class IngestPipeline:
         return future
 
     def _retry_after(self) -> int:
-        """Seconds until the backlog is down to half the limit at the recent store rate (lock held)."""
-        low, high = _RETRY_AFTER_BOUNDS
+        """The retry delay to give a refused export now (lock held); see :func:`retry_delay`."""
         now = time.monotonic()
         horizon = now - _RATE_WINDOW_SECONDS
         while self._stored_log and self._stored_log[0][0] < horizon:
             self._stored_log.popleft()
-        elapsed = now - max(horizon, self._started)
-        rate = sum(size for _, size in self._stored_log) / elapsed if elapsed > 0 else 0.0
-        if rate <= 0:
-            return high  # nothing stored lately: the store is busy (a checkpoint) or just starting
-        excess = self.stats.pending_bytes - self._max_pending / 2
-        return max(low, min(high, math.ceil(excess / rate)))
+        return retry_delay(
+            pending_bytes=self.stats.pending_bytes,
+            max_pending_bytes=self._max_pending,
+            stored_bytes=sum(size for _, size in self._stored_log),
+            seconds=now - max(horizon, self._started),
+        )
 
     def _count_pending(self, size: int) -> None:
         with self._lock:
@@ -283,6 +282,19 @@ class IngestPipeline:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._wal.close()
+
+
+def retry_delay(*, pending_bytes: int, max_pending_bytes: int, stored_bytes: int, seconds: float) -> int:
+    """Whole seconds until the backlog is down to half the limit, at the rate of ``stored_bytes`` in ``seconds``.
+
+    Bounded to 1-10 s. Nothing stored over a while means the store is stalled (a long checkpoint): the longest
+    delay; nothing stored yet in the first seconds after start: the shortest.
+    """
+    low, high = _RETRY_AFTER_BOUNDS
+    if stored_bytes <= 0 or seconds <= 0:
+        return low if seconds < _RATE_WINDOW_SECONDS else high
+    rate = stored_bytes / seconds
+    return max(low, min(high, math.ceil((pending_bytes - max_pending_bytes / 2) / rate)))
 
 
 def _resolved(records: list[tuple[int, bytes]]) -> Future[Batch]:

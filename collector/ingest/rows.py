@@ -31,6 +31,7 @@ __all__ = ["Batch", "any_value", "attributes_dict", "build_batch", "project_of",
 SEARCH_TEXT_LIMIT = 8192
 _OTEL_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 _STATUS = ("UNSET", "OK", "ERROR")
+_UNSEARCHED_ROLES = frozenset({"system", "developer"})
 
 # The order of the values in a span tuple (see _span_row); the insert matches columns by name.
 _SPAN_ORDER = (
@@ -97,10 +98,16 @@ def project_of(resource: dict[str, Any]) -> str:
 
 
 def search_text(fields: CanonicalFields, name: str) -> str:
-    """Lower-cased text that ``q=`` searches: span name, message contents, input and output values."""
+    """Lower-cased text that ``q=`` searches: span name, message contents, input and output values.
+
+    System (and developer) messages are left out: every call of an app repeats the same instructions, which
+    made up half of all searched text, and a prompt is found by its name (``prompt_name``) instead.
+    """
     parts: list[str] = [name]
     for messages in (fields.input_messages, fields.output_messages):
         for message in messages or ():
+            if message.get("role") in _UNSEARCHED_ROLES:
+                continue
             content = message.get("content")
             if isinstance(content, str):
                 parts.append(content)

@@ -24,6 +24,7 @@ SEQUENCE = (list, tuple)
 NUMBER = (int, float)
 TEXT = (str, bytes)
 _SETS_AND_TUPLES = (set, frozenset, tuple)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def as_str(value: Any) -> str | None:
@@ -42,20 +43,30 @@ def as_str(value: Any) -> str | None:
 
 
 def as_int(value: Any) -> int | None:
-    """An integer from an int, an integral float or a numeric string; None otherwise."""
+    """An integer from an int, an integral float or a numeric string; None otherwise.
+
+    Only 64-bit integers: the store's integer columns hold nothing larger, and one span must not fail its batch.
+    """
     if isinstance(value, bool):
         return None  # a bool is an int subclass, but True tokens means nothing
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float):
+        number = int(value) if value.is_integer() else None
+    elif isinstance(value, str):
         text = value.strip()
         if text.isdecimal():
-            return int(text)
-        number = as_float(text)
-        return int(number) if number is not None and number.is_integer() else None
-    return None
+            number = int(text) if len(text) <= 19 else _out_of_range(text)
+        else:
+            parsed = as_float(text)
+            number = int(parsed) if parsed is not None and parsed.is_integer() else None
+    return number if number is not None and _INT64_MIN <= number <= _INT64_MAX else None
+
+
+def _out_of_range(text: str) -> int | None:
+    # int() of a very long digit string is slow (and limited to 4,300 digits): only go there when it could fit.
+    return int(text) if len(text.lstrip("0")) <= 19 else None
 
 
 def as_float(value: Any) -> float | None:

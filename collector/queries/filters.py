@@ -123,7 +123,7 @@ class SpanFilters(BaseModel):
     """Filters shared by ``GET /traces`` and ``GET /spans``; all optional, combined with AND.
 
     Times are ISO 8601; a time without a zone is taken as UTC. ``q`` is a case-insensitive substring search
-    over the span's name, message contents and input/output values. Annotation filters: with
+    over the span's name, message contents (system prompts excepted) and input/output values. Annotation filters: with
     ``has_annotation`` unset or true, some annotation must match ``annotation_name``, ``min_score`` and
     ``max_score``; with ``has_annotation=false`` no annotation may match them (none at all when none is
     given).
@@ -145,7 +145,7 @@ class SpanFilters(BaseModel):
         None,
         min_length=1,
         max_length=MAX_Q_CHARS,
-        description="Case-insensitive text search of inputs/outputs.",
+        description="Case-insensitive text search of inputs/outputs (system prompts are not searched).",
     )
     has_annotation: bool | None = Field(None, description="Whether a (matching) annotation must exist.")
     annotation_name: str | None = Field(None, min_length=1, max_length=200, description="Annotation name.")

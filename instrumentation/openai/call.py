@@ -38,13 +38,14 @@ def guard(hook: Callable[..., T], *args: Any) -> T | None:
 class LLMCall:
     """The span of one call, plus what its recording needs (content policy, timing)."""
 
-    __slots__ = ("_ended", "first_chunk_at", "policy", "span", "started_at")
+    __slots__ = ("_ended", "broken", "first_chunk_at", "policy", "span", "started_at")
 
     def __init__(self, span: Span, policy: ContentPolicy) -> None:
         self.span = span
         self.policy = policy
         self.started_at = time.monotonic()
         self.first_chunk_at: float | None = None
+        self.broken = False  # recording failed part-way: what was gathered is incomplete, so it is not recorded
         self._ended = False
 
     def attach(self) -> object:

@@ -142,9 +142,9 @@ class ChatOperation:
         attributes.update(usage_attributes(result.usage))
         ordered = sorted(choices, key=lambda choice: choice.index)
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [choice.finish_reason or "" for choice in ordered]
-        call.set_attributes(attributes)
         if call.policy.capture:
-            call.set_attributes(guard(_outputs, ordered, call.policy.redact) or {})
+            attributes.update(guard(_outputs, ordered, call.policy.redact) or {})
+        call.set_attributes(attributes)
 
     def stream_recorder(self) -> ChatStreamRecorder:
         return ChatStreamRecorder()
@@ -177,83 +177,84 @@ class _Choice:
 
     def __init__(self) -> None:
         self.role: str | None = None
-        self.texts: list[str] | None = None
+        self.texts: list[str] = []
         self.calls: dict[int, list[Any]] = {}  # tool-call index → [id, name, argument fragments]
         self.finish_reason: str | None = None
 
-    def add(self, choice: Any) -> None:
-        delta = choice.delta
-        if delta is not None:
-            if delta.role:
-                self.role = delta.role
-            if delta.content:
-                if self.texts is None:
-                    self.texts = []
-                self.texts.append(delta.content)
-            for tool_call in delta.tool_calls or ():
-                self._add_call(tool_call)
-        if choice.finish_reason:
-            self.finish_reason = choice.finish_reason
-
-    def _add_call(self, delta: Any) -> None:
-        entry = self.calls.get(delta.index)
-        if entry is None:
-            entry = self.calls[delta.index] = [None, None, []]
-        if delta.id:
-            entry[0] = delta.id
-        function = delta.function
-        if function is not None:
-            if function.name and not entry[1]:
-                entry[1] = function.name
-            if function.arguments:
-                entry[2].append(function.arguments)
+    def add_calls(self, deltas: list[Any]) -> None:
+        for delta in deltas:
+            entry = self.calls.get(delta.index)
+            if entry is None:
+                entry = self.calls[delta.index] = [None, None, []]
+            if delta.id:
+                entry[0] = delta.id
+            function = delta.function
+            if function is not None:
+                if function.name and not entry[1]:
+                    entry[1] = function.name
+                if function.arguments:
+                    entry[2].append(function.arguments)
 
     def message(self, redact: Any) -> dict[str, Any]:
-        text = "".join(self.texts) if self.texts is not None else None
+        text = "".join(self.texts) if self.texts else None
         calls = [(entry[0], entry[1], "".join(entry[2])) for _, entry in sorted(self.calls.items())]
         return output_message(self.role, text, calls, self.finish_reason, redact)
 
 
 class ChatStreamRecorder:
-    """Reassembles a streamed chat completion from its chunks."""
+    """Reassembles a streamed chat completion from its chunks.
 
-    __slots__ = ("choices", "fingerprint", "model", "response_id", "service_tier", "usage")
+    :meth:`add` runs once per chunk on the application's thread, so it does as little as it can: text
+    fragments are only appended (joined at the end), and what every chunk repeats (id, model, system
+    fingerprint, service tier) is read from the first and last chunk at :meth:`finish`.
+    """
+
+    __slots__ = ("choices", "first", "last", "usage")
 
     def __init__(self) -> None:
         self.choices: dict[int, _Choice] = {}
-        self.response_id: str | None = None
-        self.model: str | None = None
-        self.fingerprint: str | None = None
-        self.service_tier: str | None = None
+        self.first: Any = None
+        self.last: Any = None
         self.usage: Any = None
 
     def add(self, chunk: Any) -> None:
-        if self.response_id is None:
-            self.response_id = chunk.id
-            self.model = chunk.model
-        fingerprint = getattr(chunk, "system_fingerprint", None)
-        if fingerprint:
-            self.fingerprint = fingerprint
-        tier = getattr(chunk, "service_tier", None)
-        if tier:
-            self.service_tier = tier
-        for choice in chunk.choices or ():
+        if self.first is None:
+            self.first = chunk
+        self.last = chunk
+        choices = chunk.choices
+        done = not choices  # the usage chunk of include_usage has no choices
+        for choice in choices:
             state = self.choices.get(choice.index)
             if state is None:
                 state = self.choices[choice.index] = _Choice()
-            state.add(choice)
-        if chunk.usage is not None:
+                state.role = getattr(choice.delta, "role", None)
+            delta = choice.delta
+            if delta is not None:
+                content = delta.content
+                if content:
+                    state.texts.append(content)
+                if delta.tool_calls:
+                    state.add_calls(delta.tool_calls)
+            if choice.finish_reason:
+                state.finish_reason = choice.finish_reason
+                done = True
+        if done and chunk.usage is not None:  # some servers put usage on the last content chunk instead
             self.usage = chunk.usage
 
     def finish(self, call: LLMCall) -> None:
-        attributes = _response_attributes(self.response_id, self.model, self.fingerprint, self.service_tier)
+        first, last = self.first, self.last
+        if first is None:
+            return
+        attributes = _response_attributes(
+            first.id, first.model, getattr(last, "system_fingerprint", None), getattr(last, "service_tier", None)
+        )
         attributes.update(usage_attributes(self.usage))
         ordered = [state for _, state in sorted(self.choices.items())]
         if ordered:
             attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [state.finish_reason or "" for state in ordered]
+            if call.policy.capture:
+                attributes.update(guard(_stream_outputs, ordered, call.policy.redact) or {})
         call.set_attributes(attributes)
-        if ordered and call.policy.capture:
-            call.set_attributes(guard(_stream_outputs, ordered, call.policy.redact) or {})
 
 
 def _stream_outputs(choices: list[_Choice], redact: Any) -> dict[str, Any]:

@@ -129,9 +129,9 @@ def _record_response(call: LLMCall, response: Any) -> None:
     finish = _finish(response, has_calls)
     if finish is not None:
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [finish]
-    call.set_attributes(attributes)
     if call.policy.capture:
-        call.set_attributes(guard(_output_attributes, response, call.policy.redact) or {})
+        attributes.update(guard(_output_attributes, response, call.policy.redact) or {})
+    call.set_attributes(attributes)
     error = getattr(response, "error", None)
     if getattr(response, "status", None) == "failed":
         call.span.set_status(Status(StatusCode.ERROR, str(getattr(error, "message", None) or "response failed")))
@@ -245,9 +245,9 @@ class ResponsesStreamRecorder:
             ):
                 if isinstance(value, str):
                     attributes[attribute] = value
-        call.set_attributes(attributes)
         if call.policy.capture and (self.texts or self.calls):
-            call.set_attributes(guard(self._partial_output, call.policy.redact) or {})
+            attributes.update(guard(self._partial_output, call.policy.redact) or {})
+        call.set_attributes(attributes)
 
     def _partial_output(self, redact: Redact) -> dict[str, Any]:
         text = "".join(self.texts) if self.texts else None

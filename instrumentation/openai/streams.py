@@ -33,27 +33,32 @@ class StreamRecorder(Protocol):
 class _StreamCall:
     """The call and recorder behind one stream; what the finalizer holds (never the proxy itself)."""
 
-    __slots__ = ("__weakref__", "broken", "call", "recorder")
+    __slots__ = ("__weakref__", "call", "recorder", "recording", "waiting_first")
 
     def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
         self.call = call
         self.recorder = recorder
-        self.broken = False
+        self.recording = True  # False once the span ended, or after a recorder failure
+        self.waiting_first = True
 
     def add(self, item: Any) -> None:
-        if self.broken or self.call.ended:
+        if not self.recording:
             return
         try:
-            self.call.chunk_arrived()
+            if self.waiting_first:
+                self.waiting_first = False
+                self.call.chunk_arrived()
             self.recorder.add(item)
         except Exception:
-            self.broken = True  # one bad chunk must not cost the application anything, nor log per chunk
+            self.recording = False  # one bad chunk must not cost the application anything, nor log per chunk
+            self.call.broken = True
             _log.debug("recording a stream chunk failed; the rest of this stream is not recorded", exc_info=True)
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.call.ended:
             return
-        if not self.broken:
+        self.recording = False
+        if not self.call.broken:
             guard(self.recorder.finish, self.call)
         self.call.end(error)
 

@@ -91,7 +91,7 @@ def test_full_queue_answers_503_with_retry_after_and_grpc_unavailable_with_retry
         codes = {r.status_code for r in responses}
         assert codes <= {200, 503} and 503 in codes and 200 in codes
         refused = next(r for r in responses if r.status_code == 503)
-        assert refused.headers["Retry-After"] == "1"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 10  # derived from the backlog: see test_backpressure
         assert "full" in status_pb2.Status.FromString(refused.content).message
 
         def grpc_export(_: int) -> grpc.StatusCode:
@@ -104,7 +104,7 @@ def test_full_queue_answers_503_with_retry_after_and_grpc_unavailable_with_retry
                     trailers = dict(exc.trailing_metadata() or ())
                     details = status_pb2.Status.FromString(trailers["grpc-status-details-bin"]).details
                     retry = error_details_pb2.RetryInfo()
-                    assert details[0].Unpack(retry) and retry.retry_delay.seconds == 1
+                    assert details[0].Unpack(retry) and 1 <= retry.retry_delay.seconds <= 10
                     return exc.code()
                 return grpc.StatusCode.OK
 

@@ -1,4 +1,5 @@
-"""``spanlab run -- python app.py`` and ``opentelemetry-instrument python app.py``: zero-code tracing, in real subprocesses."""
+"""``spanlab run -- python app.py`` and ``opentelemetry-instrument python app.py``: zero-code tracing, in real
+subprocesses."""
 
 from __future__ import annotations
 
@@ -99,15 +100,15 @@ def test_opentelemetry_instrument_loads_the_spanlab_instrumentor(fake_openai: Fa
 def test_run_environment() -> None:
     env = run_environment(
         {
-            "PYTHONPATH": "/srv/lib",
+            "PYTHONPATH": "vendor-lib",
             "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "requests",
             "SPANLAB_URL": "http://127.0.0.1:9",
         },
         project="bot",
         capture_content=False,
-        cwd="/srv/app",
+        cwd="app-dir",
     )
-    assert env["PYTHONPATH"].split(os.pathsep) == [AUTOSTART_DIR, "/srv/app", "/srv/lib"]
+    assert env["PYTHONPATH"].split(os.pathsep) == [AUTOSTART_DIR, "app-dir", "vendor-lib"]
     assert env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "requests,openai"
     assert env["SPANLAB_PROJECT"] == "bot" and env["SPANLAB_CAPTURE_CONTENT"] == "false"
     assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "http://127.0.0.1:9/v1/traces"
@@ -117,7 +118,7 @@ def test_run_environment() -> None:
         "grpc",
         "http://collector.internal:4317",
     )
-    again = run_environment(env)  # nested `spanlab run`: nothing is added twice
+    again = run_environment(env, cwd="app-dir")  # nested `spanlab run`: nothing is added twice
     assert again["PYTHONPATH"] == env["PYTHONPATH"]
     assert again["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] == "requests,openai"
     with pytest.raises(ConfigurationError, match="empty"):
