@@ -23,18 +23,18 @@ from contextvars import ContextVar
 __all__ = ["capture_span_ids", "last_span_id", "note_span", "trace_id_of"]
 
 _RECENT_LIMIT = 10_000
-_last: ContextVar[str | None] = ContextVar("spanlab_last_span_id", default=None)
-_captures: ContextVar[tuple[list[str], ...]] = ContextVar("spanlab_span_captures", default=())
-_recent: OrderedDict[str, str] = OrderedDict()
+# Ids are kept as ints and formatted when read: the instrumented call pays for a dict insert, not for hex text.
+_last: ContextVar[int | None] = ContextVar("spanlab_last_span_id", default=None)
+_captures: ContextVar[tuple[list[int], ...]] = ContextVar("spanlab_span_captures", default=())
+_recent: OrderedDict[int, int] = OrderedDict()  # span id → trace id
 
 
 def note_span(trace_id: int, span_id: int) -> None:
     """Record a started LLM span (called by the instrumentor, in the caller's context)."""
-    span_hex = format(span_id, "016x")
-    _last.set(span_hex)
+    _last.set(span_id)
     for captured in _captures.get():
-        captured.append(span_hex)
-    _recent[span_hex] = format(trace_id, "032x")
+        captured.append(span_id)
+    _recent[span_id] = trace_id
     if len(_recent) > _RECENT_LIMIT:
         with contextlib.suppress(KeyError):  # another thread emptied it first
             _recent.popitem(last=False)
@@ -42,25 +42,33 @@ def note_span(trace_id: int, span_id: int) -> None:
 
 def last_span_id() -> str | None:
     """The span id of the latest LLM call made in this context, or None before the first one."""
-    return _last.get()
+    span_id = _last.get()
+    return format(span_id, "016x") if span_id is not None else None
 
 
 @contextmanager
 def capture_span_ids() -> Iterator[list[str]]:
-    """Collect the span ids of the LLM calls made inside the block, oldest first::
+    """Collect the span ids of the LLM calls made inside the block, oldest first (the list is filled when the
+    block ends)::
 
-    with capture_span_ids() as span_ids:
-        answer(question)
-    feedback(span_ids[-1], score=1)
+        with capture_span_ids() as span_ids:
+            answer(question)
+        feedback(span_ids[-1], score=1)
     """
-    captured: list[str] = []
+    captured: list[int] = []
+    span_ids: list[str] = []
     token = _captures.set((*_captures.get(), captured))
     try:
-        yield captured
+        yield span_ids
     finally:
         _captures.reset(token)
+        span_ids.extend(format(span_id, "016x") for span_id in captured)
 
 
 def trace_id_of(span_id: str) -> str | None:
     """The trace id of a span this process started recently (None once forgotten or never seen)."""
-    return _recent.get(span_id)
+    try:
+        trace_id = _recent.get(int(span_id, 16))
+    except ValueError:
+        return None
+    return format(trace_id, "032x") if trace_id is not None else None

@@ -10,6 +10,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from spanlab.cli_datasets import datasets_app
+from spanlab.cli_eval import eval_command
+from spanlab.cli_experiments import experiments_app
+from spanlab.cli_optimize import optimize_command
 from spanlab.cli_prompts import prompts_app
 from spanlab.cli_replay import replay_command
 from spanlab.cli_run import run
@@ -88,6 +91,9 @@ def demo(
 app.add_typer(traces_app, name="traces")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(experiments_app, name="experiments")
+app.command("eval")(eval_command)
+app.command("optimize")(optimize_command)
 app.command("replay")(replay_command)
 app.command("sql")(sql)
 app.command("run", context_settings={"ignore_unknown_options": True})(run)

@@ -75,15 +75,17 @@ def run_environment(
 def run(
     command: Annotated[list[str], typer.Argument(help="The program to run and its arguments (after --).")],
     project: Annotated[
-        str | None, typer.Option("--project", "-p", help="Project of the traces [env SPANLAB_PROJECT].")
+        str | None, typer.Option("--project", "-p", help="Project of the traces (env SPANLAB_PROJECT).")
     ] = None,
     endpoint: Annotated[
-        str | None, typer.Option(help="OTLP endpoint [default: OTEL_EXPORTER_OTLP_ENDPOINT, else SPANLAB_URL].")
+        str | None, typer.Option(help="OTLP endpoint (default: OTEL_EXPORTER_OTLP_ENDPOINT, else SPANLAB_URL).")
     ] = None,
-    protocol: Annotated[Protocol | None, typer.Option(help="OTLP protocol [default: http/protobuf].")] = None,
+    protocol: Annotated[
+        Protocol | None, typer.Option(help="OTLP protocol (default: http/protobuf, or grpc for port 4317).")
+    ] = None,
     capture_content: Annotated[
         bool | None,
-        typer.Option("--capture-content/--no-capture-content", help="Record messages [env SPANLAB_CAPTURE_CONTENT]."),
+        typer.Option("--capture-content/--no-capture-content", help="Record messages (env SPANLAB_CAPTURE_CONTENT)."),
     ] = None,
 ) -> None:
     """Run COMMAND with every LLM call traced to spanlab: spanlab run -p support-bot -- python app.py"""

@@ -88,6 +88,22 @@ class SpanlabClient:
         """``GET /spans/{span_id}/replays``: ``{"data": [replays, newest first], "next_cursor": null}``."""
         return self.get(f"/spans/{span_id}/replays")
 
+    def start_optimization(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /optimizations``: start an optimization in the background → the run (``running``, its split)."""
+        return self.post("/optimizations", json=body)
+
+    def get_optimization(self, run_id: str) -> dict[str, Any]:
+        """``GET /optimizations/{id}``: status, live progress, and the result once it ended."""
+        return self.get(f"/optimizations/{run_id}")
+
+    def cancel_optimization(self, run_id: str) -> dict[str, Any]:
+        """``POST /optimizations/{id}/cancel``."""
+        return self.post(f"/optimizations/{run_id}/cancel", json={})
+
+    def optimization_svg(self, run_id: str) -> str:
+        """``GET /optimizations/{id}/score-history.svg``: the score history as SVG text."""
+        return str(self._send("GET", f"/optimizations/{run_id}/score-history.svg", text=True))
+
     # -- plumbing -------------------------------------------------------------------------------------------
     def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         return self._send("GET", path, params=params)
@@ -110,7 +126,7 @@ class SpanlabClient:
         """``POST`` a raw body (e.g. a JSONL or CSV file) and return the JSON answer."""
         return self._send("POST", path, content=content, params=params, headers={"Content-Type": content_type})
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, *, text: bool = False, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
@@ -126,6 +142,8 @@ class SpanlabClient:
             raise SpanlabClientError(f"request to {self.base_url} failed: {exc}") from None
         if response.is_error:
             raise SpanlabClientError(self._error_message(response), status_code=response.status_code)
+        if text:
+            return response.text
         try:
             return response.json()
         except ValueError:

@@ -21,6 +21,7 @@ from collector.grpc_server import GrpcReceiver
 from collector.service import Collector, CollectorConfig
 from spanlab.settings import Settings
 from ui.app import create_app
+from ui.workers import self_url, start_workers, stop_workers
 
 __all__ = ["PortInUse", "collector_config", "serve"]
 
@@ -67,8 +68,9 @@ async def _serve(settings: Settings, collector: Collector) -> None:
         raise PortInUse(
             f"cannot listen on {settings.host}:{settings.grpc_port} (gRPC): is it already in use?"
         ) from None
+    app = create_app(collector, settings)
     config = uvicorn.Config(
-        create_app(collector, settings),
+        app,
         loop="asyncio",
         log_level="warning",
         timeout_graceful_shutdown=5,
@@ -84,6 +86,7 @@ async def _serve(settings: Settings, collector: Collector) -> None:
     while not server.started and not startup.done():
         await asyncio.sleep(0.01)
     if server.started:
+        start_workers(app, self_url(http_host, http_port))  # online evaluation; experiments left running → failed
         print(f"spanlab ready http={http_host}:{http_port} grpc={settings.host}:{grpc.port}", flush=True)
         if collector.replayed_records:
             print(f"replayed {collector.replayed_records} export(s) from the write-ahead log", file=sys.stderr)
@@ -91,6 +94,7 @@ async def _serve(settings: Settings, collector: Collector) -> None:
         await startup
     finally:
         await grpc.stop(grace=5.0)
+        await asyncio.to_thread(stop_workers, app)  # before the collector closes: they write to the store
 
 
 class _Server(uvicorn.Server):

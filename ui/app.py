@@ -15,6 +15,7 @@ from ui import llm, otlp
 from ui.api import router as api_router
 from ui.auth import require_api_key
 from ui.errors import install_error_handlers
+from ui.workers import install_workers
 
 __all__ = ["create_app"]
 
@@ -37,6 +38,7 @@ def create_app(collector: Collector, settings: Settings | None = None) -> FastAP
     app.state.providers = ProviderRegistry.from_environment(settings.providers, os.environ)
     app.state.replay_tracer = ReplayTracer(CollectorSpanExporter(collector))
     app.state.local_model = LocalModel()
+    install_workers(app, collector)  # experiments and online evaluation (started by `spanlab serve`)
     install_error_handlers(app)
     app.include_router(otlp.router)
     app.include_router(api_router, prefix="/api/v1", dependencies=[Depends(require_api_key)])

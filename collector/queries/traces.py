@@ -14,12 +14,19 @@ spans, and then aggregates only the page's traces. Trace-level semantics:
 A trace whose root span has not arrived is not listed (yet), but :func:`get_trace` returns it. A trace with
 several root spans (rare: a broken propagation) is listed by its latest root and may show again on a later
 page; :func:`get_trace` summarizes it by its earliest.
+
+In the listing, the aggregates count the spans that start within :data:`AGGREGATE_SLACK` (5 minutes) of the
+page's roots (from the earliest root start to the latest root end): DuckDB then skips the row groups outside
+that time range instead of scanning the ``trace_id`` column of the whole store (at 1M spans written at 10,000
+spans a minute: ~18 instead of ~55 ms). Children start inside their root span but for clock skew between hosts
+or work left running after the root ended, seconds in practice; :func:`get_trace` counts every span whatever
+its time.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -43,9 +50,18 @@ from collector.queries.filters import (
 from collector.queries.spans import SUMMARY_COLUMNS, SpanSummary, preview, span_summary
 from collector.store.database import Store
 
-__all__ = ["MAX_TREE_SPANS", "SpanNode", "TraceDetail", "TraceSummary", "get_trace", "list_traces"]
+__all__ = [
+    "AGGREGATE_SLACK",
+    "MAX_TREE_SPANS",
+    "SpanNode",
+    "TraceDetail",
+    "TraceSummary",
+    "get_trace",
+    "list_traces",
+]
 
 MAX_TREE_SPANS = 10_000
+AGGREGATE_SLACK = timedelta(minutes=5)
 _ROOT_FIELDS = (
     "trace_id",
     "span_id",
@@ -92,8 +108,9 @@ SELECT trace_id, count(*), count(*) FILTER (WHERE kind = 'LLM'),
        coalesce(list(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL), []),
        arg_min(input_value, start_time) FILTER (WHERE input_value IS NOT NULL),
        arg_max(output_value, end_time) FILTER (WHERE output_value IS NOT NULL)
-FROM spans WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY trace_id
+FROM spans WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) {{window}} GROUP BY trace_id
 """
+_IN_WINDOW = "AND start_time BETWEEN ?::TIMESTAMP - ?::INTERVAL AND ?::TIMESTAMP + ?::INTERVAL"
 _ERROR_TRACES = "SELECT trace_id FROM spans WHERE status_code = 'ERROR'"
 
 
@@ -146,19 +163,34 @@ def list_traces(
     if cursor is not None:
         after, (trace_id,) = decode_cursor(cursor, "trace", 1)
         where.add("start_time <= ? AND (start_time < ? OR trace_id < ?)", after, after, trace_id)
+    # Only the keys in the Top-N: DuckDB reads every selected column of every row that passes the filters
+    # before it keeps the first n, and the previews (input/output values) of ~300,000 roots cost ~0.5 s.
     sql = (
-        f"SELECT {', '.join(_ROOT_FIELDS)} FROM spans WHERE {where.sql()} "
+        f"SELECT trace_id, span_id, start_time FROM spans WHERE {where.sql()} "
         "ORDER BY start_time DESC, trace_id DESC, span_id LIMIT ?"
     )
 
     def query(con: duckdb.DuckDBPyConnection) -> Page[TraceSummary]:
-        rows = con.execute(sql, [*where.params, limit + 1]).fetchall()
-        data = _summaries(con, _first_roots(rows[:limit]))
-        last = data[-1] if len(rows) > limit and data else None
+        keys = con.execute(sql, [*where.params, limit + 1]).fetchall()
+        data = _summaries(con, _first_roots(_root_rows(con, keys[:limit])))
+        last = data[-1] if len(keys) > limit and data else None
         next_cursor = encode_cursor("trace", last.start_time.replace(tzinfo=None), last.trace_id) if last else None
         return Page(data=data, next_cursor=next_cursor)
 
     return store.read(query)
+
+
+def _root_rows(con: duckdb.DuckDBPyConnection, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The ``_ROOT_FIELDS`` of the root spans ``keys`` (trace id, span id, start time), in the order of ``keys``."""
+    if not keys:
+        return []
+    rows = con.execute(
+        f"SELECT {', '.join(_ROOT_FIELDS)} FROM spans WHERE start_time BETWEEN ? AND ? "
+        "AND trace_id IN (SELECT unnest(?::VARCHAR[])) AND span_id IN (SELECT unnest(?::VARCHAR[]))",
+        [min(k[2] for k in keys), max(k[2] for k in keys), [k[0] for k in keys], [k[1] for k in keys]],
+    ).fetchall()
+    by_key = {(row[0], row[1]): row for row in rows}
+    return [by_key[(k[0], k[1])] for k in keys if (k[0], k[1]) in by_key]
 
 
 def _root_where(filters: SpanFilters) -> Where:
@@ -206,7 +238,10 @@ def _summaries(con: duckdb.DuckDBPyConnection, roots: list[dict[str, Any]]) -> l
     trace_ids = [r["trace_id"] for r in roots]
     if not trace_ids:
         return []
-    aggregates = {r[0]: r for r in con.execute(_AGGREGATES, [trace_ids]).fetchall()}
+    low, high = min(r["start_time"] for r in roots), max(r["end_time"] for r in roots)
+    sql = _AGGREGATES.format(window=_IN_WINDOW)
+    params = [trace_ids, low, AGGREGATE_SLACK, high, AGGREGATE_SLACK]
+    aggregates = {r[0]: r for r in con.execute(sql, params).fetchall()}
     notes = annotation_summaries(con, trace_ids)
     return [_summary(root, aggregates[root["trace_id"]], notes.get(root["trace_id"], [])) for root in roots]
 
@@ -246,7 +281,7 @@ def _detail(con: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail:
     notes = annotations_by_span(con, [trace_id])
     nodes = [SpanNode(**span_summary(r, notes.get((r[0], r[1]), []))) for r in rows[:MAX_TREE_SPANS]]
     root = next((n for n in nodes if n.parent_span_id is None), nodes[0])
-    aggregate = con.execute(_AGGREGATES, [[trace_id]]).fetchone()
+    aggregate = con.execute(_AGGREGATES.format(window=""), [[trace_id]]).fetchone()
     assert aggregate is not None  # the trace has spans
     summary = _summary(
         root.model_dump(exclude={"annotations", "children"}),

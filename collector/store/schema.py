@@ -195,6 +195,85 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX replays_source_span ON replays (source_span_id)",
     ],
+    # Experiments and online evaluation (replay/experiments): one row per experiment, one per run (example ×
+    # repetition) with its evaluations, and the online-evaluation rules with their ingested_at watermark.
+    [
+        """CREATE TABLE experiments (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR,
+            dataset VARCHAR NOT NULL,
+            dataset_version INTEGER,
+            origin VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            config JSON NOT NULL,
+            total_runs INTEGER NOT NULL,
+            summary JSON,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        )""",
+        "CREATE INDEX experiments_dataset ON experiments (dataset)",
+        """CREATE TABLE experiment_runs (
+            experiment_id VARCHAR NOT NULL,
+            example_id VARCHAR NOT NULL,
+            repetition INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            input JSON,
+            expected_output JSON,
+            output JSON,
+            error VARCHAR,
+            attempts INTEGER NOT NULL,
+            latency_ms DOUBLE,
+            input_tokens BIGINT,
+            output_tokens BIGINT,
+            cost DOUBLE,
+            trace_id VARCHAR,
+            span_id VARCHAR,
+            evaluations JSON NOT NULL,
+            started_at TIMESTAMP NOT NULL
+        )""",
+        "CREATE INDEX experiment_runs_experiment ON experiment_runs (experiment_id)",
+        """CREATE TABLE online_rules (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            project VARCHAR,
+            prompt_name VARCHAR,
+            span_kind VARCHAR NOT NULL,
+            sample_rate DOUBLE NOT NULL,
+            evaluators JSON NOT NULL,
+            enabled BOOLEAN NOT NULL,
+            watermark TIMESTAMP NOT NULL,
+            evaluated BIGINT NOT NULL,
+            failed BIGINT NOT NULL,
+            errors BIGINT NOT NULL,
+            last_evaluated_at TIMESTAMP,
+            last_error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+    ],
+    # Optimizations (optimizer/records.py): one row per optimizer run — its settings, the dataset split (stored
+    # before the first rollout), live progress, and the result and saved prompt version once it ended.
+    [
+        """CREATE TABLE optimizations (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            prompt VARCHAR NOT NULL,
+            prompt_version VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            dataset_version INTEGER NOT NULL,
+            request JSON NOT NULL,
+            split JSON NOT NULL,
+            progress JSON NOT NULL,
+            result JSON,
+            saved_version VARCHAR,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        )""",
+    ],
 ]
 
 

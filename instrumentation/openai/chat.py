@@ -52,26 +52,22 @@ def provider_of(resource: Any) -> str:
 
 
 def usage_attributes(usage: Any) -> dict[str, Any]:
-    """Token counts of a chat, Responses or embeddings usage object."""
+    """Token counts of a chat, Responses or embeddings usage object (no total: it is their sum, and the
+    collector adds it). Names are checked on the type: a missing attribute on a pydantic object is slow."""
     if usage is None:
         return {}
+    fields = type(usage).model_fields if hasattr(type(usage), "model_fields") else {}
+    chat = "prompt_tokens" in fields
+    input_tokens = usage.prompt_tokens if chat else getattr(usage, "input_tokens", None)
+    output_tokens = getattr(usage, "completion_tokens" if chat else "output_tokens", None)
     attributes: dict[str, Any] = {}
-    input_tokens = getattr(usage, "prompt_tokens", None)
-    if input_tokens is None:
-        input_tokens = getattr(usage, "input_tokens", None)
-    output_tokens = getattr(usage, "completion_tokens", None)
-    if output_tokens is None:
-        output_tokens = getattr(usage, "output_tokens", None)
-    for attribute, value in (
-        (sc.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
-        (sc.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
-        (sc.GEN_AI_USAGE_TOTAL_TOKENS, getattr(usage, "total_tokens", None)),
-    ):
-        if isinstance(value, int):
-            attributes[attribute] = value
-    details = getattr(usage, "prompt_tokens_details", None) or getattr(usage, "input_tokens_details", None)
+    if isinstance(input_tokens, int):
+        attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
+    if isinstance(output_tokens, int):
+        attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
+    details = getattr(usage, "prompt_tokens_details" if chat else "input_tokens_details", None)
     cached = getattr(details, "cached_tokens", None)
-    if isinstance(cached, int):
+    if isinstance(cached, int) and cached:
         attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     return attributes
 

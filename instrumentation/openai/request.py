@@ -141,13 +141,25 @@ def _endpoint(base_url: str) -> tuple[tuple[str, Any], ...]:
     )
 
 
+_by_url: dict[int, tuple[object, dict[str, Any]]] = {}  # id of a client's URL object → (the object, attributes)
+
+
 def endpoint_attributes(resource: Any) -> dict[str, Any]:
     """``server.address``/``server.port`` and the credential-free base URL of a resource's client."""
     client = getattr(resource, "_client", None)
+    url = getattr(client, "_base_url", None)
+    known = _by_url.get(id(url)) if url is not None else None
+    if known is not None and known[0] is url:  # the object is kept alive in the entry, so its id is not reused
+        return known[1]
     base_url = getattr(client, "base_url", None)
     if base_url is None:
         return {}
-    return dict(_endpoint(str(base_url)))
+    attributes = dict(_endpoint(str(base_url)))
+    if url is not None:
+        if len(_by_url) >= 64:
+            _by_url.clear()
+        _by_url[id(url)] = (url, attributes)
+    return attributes
 
 
 def context_attributes(messages: Any, policy: ContentPolicy) -> dict[str, Any]:

@@ -42,8 +42,6 @@ class _StreamCall:
         self.waiting_first = True
 
     def add(self, item: Any) -> None:
-        if not self.recording:
-            return
         try:
             if self.waiting_first:
                 self.waiting_first = False
@@ -83,7 +81,9 @@ class TracedStream(ObjectProxy):
         except BaseException as error:
             self._self_finish(error)
             raise
-        self._self_state.add(item)
+        state = self._self_state
+        if state.recording:
+            state.add(item)
         return item
 
     def __enter__(self) -> TracedStream:
@@ -127,7 +127,9 @@ class TracedAsyncStream(ObjectProxy):
         except BaseException as error:
             self._self_finish(error)
             raise
-        self._self_state.add(item)
+        state = self._self_state
+        if state.recording:
+            state.add(item)
         return item
 
     async def __aenter__(self) -> TracedAsyncStream:

@@ -239,6 +239,20 @@ def test_trace_without_root_is_fetchable_but_not_listed(store: Store) -> None:
     assert [n.span_id for n in trace.spans] == [sid(80)] and trace.spans[0].children[0].span_id == sid(81)
 
 
+def test_listing_aggregates_spans_near_the_roots_and_get_trace_all_of_them(store: Store) -> None:
+    insert_spans(
+        store,
+        [
+            span_row(9, 90, seconds=60, latency_ms=1000.0),
+            span_row(9, 91, parent=90, seconds=30, status_code="ERROR"),  # 30 s before its root: clock skew
+            span_row(9, 92, parent=90, seconds=60 + 2 * 3600),  # started two hours after its root ended
+        ],
+    )
+    listed = list_traces(store, SpanFilters()).data
+    assert [(t.trace_id, t.span_count, t.error_count, t.status_code) for t in listed] == [(tid(9), 2, 1, "ERROR")]
+    assert get_trace(store, tid(9)).span_count == 3
+
+
 def test_build_tree_keeps_spans_on_a_parent_cycle(store: Store) -> None:
     insert_spans(
         store,
