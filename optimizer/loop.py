@@ -42,14 +42,13 @@ from typing import Any
 from optimizer import config as configuration
 from optimizer.candidates import Candidate, ParentSelection
 from optimizer.errors import OptimizationCancelled, OptimizerInvalid, TaskFailed
-from optimizer.evaluation import Rollouts, RolloutsCancelled, Task, Usage, example_scores, mean_score, row_failed
-from optimizer.fewshot import default_demo_count, select_demonstrations
+from optimizer.evaluation import Rollouts, RolloutsCancelled, Task, Usage, example_scores
+from optimizer.iteration import run_iteration
 from optimizer.models import ProviderTask, ReasoningModel
 from optimizer.progress import CandidatePoint, EventKind, OptimizationEvent, OptimizationProgress
-from optimizer.prompt import CandidatePrompt, PromptFrame
+from optimizer.prompt import PromptFrame
 from optimizer.recording import ExperimentRecorder
-from optimizer.reflection import build_reflection, parse_proposal
-from optimizer.result import IterationRecord, OptimizationResult, ReflectionRecord
+from optimizer.result import OptimizationResult
 from optimizer.search import SearchState
 from optimizer.split import DatasetSplit, SplitSpec, default_label, split_dataset
 from optimizer.testing import score_test
@@ -145,6 +144,10 @@ class PromptOptimization:
         """Ask a running ``run`` to stop at its next step; it returns what it found so far, without a test score."""
         self._cancel.set()
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
     def split(self) -> DatasetSplit:
         """The train/validation/test split this optimization uses (deterministic in ``seed``)."""
         return split_dataset(self.examples, self.dataset_split, seed=self.seed, label_of=self.label_of)
@@ -192,7 +195,7 @@ class PromptOptimization:
                 progress=OptimizationProgress(max_iterations=self.max_iterations, budget_rollouts=self.budget_rollouts),
             )
             sizes = split.sizes()
-            self._emit(
+            self.emit(
                 state,
                 "split",
                 f"split {sizes['train']} train / {sizes['validation']} validation / "
@@ -205,7 +208,7 @@ class PromptOptimization:
                 raise OptimizationCancelled("cancelled before the starting prompt was scored") from None
             stop_reason = self._search(state)
             state.progress.stop_reason = stop_reason
-            self._emit(state, "stopped", f"stopped: {stop_reason}", data={"reason": stop_reason})
+            self.emit(state, "stopped", f"stopped: {stop_reason}", data={"reason": stop_reason})
             best = state.pool.best()
             test = None
             if stop_reason != "cancelled" and split.test:
@@ -216,7 +219,7 @@ class PromptOptimization:
                 except RolloutsCancelled:
                     stop_reason = state.progress.stop_reason = "cancelled"
                 else:
-                    self._emit(
+                    self.emit(
                         state,
                         "test",
                         f"test: {test.baseline:.3f} → {test.best:.3f} (n={test.n})",
@@ -259,7 +262,7 @@ class PromptOptimization:
         state.pool.add(baseline)
         state.progress.baseline_score = baseline.validation_score
         state.note_best(baseline)
-        self._emit(state, "baseline", f"baseline {baseline.id}: validation {baseline.validation_score:.3f}")
+        self.emit(state, "baseline", f"baseline {baseline.id}: validation {baseline.validation_score:.3f}")
         return baseline
 
     def validate(self, state: SearchState, candidate: Candidate) -> list[EvaluatedRow]:
@@ -318,16 +321,16 @@ class PromptOptimization:
         return ref.id
 
     def _search(self, state: SearchState) -> str:
-        if self._stop_condition_met(state):
+        if self.stop_condition_met(state):
             return "stopping_condition"
         stale = 0
         for iteration in range(1, self.max_iterations + 1):
-            if self._cancel.is_set():
+            if self.cancelled:
                 return "cancelled"
             state.progress.phase = "iterating"
             state.progress.iteration = iteration
             try:
-                reason, improved = self._iteration(state, iteration)
+                reason, improved = run_iteration(self, state, iteration)
             except RolloutsCancelled:
                 return "cancelled"
             if reason is not None:
@@ -338,178 +341,13 @@ class PromptOptimization:
                 return "patience"
         return "max_iterations"
 
-    def _iteration(self, state: SearchState, iteration: int) -> tuple[str | None, bool]:
-        """One iteration; (a stop reason or None, whether the best improved)."""
-        parent = state.pool.choose_parent(self.parent_selection, state.rng)
-        batch = state.minibatch(parent, self.minibatch_size)
-        if not state.affordable(state.rollouts.cost(batch), self.budget_rollouts):
-            return "budget", False
-        self._emit(
-            state,
-            "iteration",
-            f"iteration {iteration}: parent {parent.id}, minibatch of {len(batch)}",
-            iteration=iteration,
-        )
-        parent_rows = self.minibatch(state, parent, batch)
-        parent_score = mean_score(parent_rows)
-        record = IterationRecord(
-            iteration=iteration,
-            parent_id=parent.id,
-            minibatch=[example.id for example in batch],
-            parent_minibatch_score=parent_score,
-            best_id=parent.id,
-            best_score=0.0,
-            improved=False,
-            search_rollouts=0,
-        )
-        proposals = self._propose(state, iteration, parent, parent_rows, record)
-        reason, improved = None, False
-        for candidate in proposals:
-            record.candidate_ids.append(candidate.id)
-            reason, better = self._try(state, iteration, parent, parent_score, candidate, batch)
-            improved = improved or better
-            if reason is not None or self._cancel.is_set():
-                reason = reason or "cancelled"
-                break
-        best = state.pool.best()
-        record.best_id, record.best_score, record.improved = best.id, float(best.validation_score or 0.0), improved
-        record.search_rollouts = state.usage.search_rollouts
-        state.history.append(record)
-        state.progress.best_by_iteration.append(record.best_score)
-        return reason, improved
-
-    def _propose(
-        self,
-        state: SearchState,
-        iteration: int,
-        parent: Candidate,
-        rows: list[EvaluatedRow],
-        record: IterationRecord,
-    ) -> list[Candidate]:
-        candidates: list[Candidate] = []
-        if "reflection" in self.strategies:
-            if any(row_failed(row) for row in rows):
-                candidates += self._reflect(state, iteration, parent, rows, record)
-            else:
-                record.note = "the parent passed the whole minibatch: nothing to reflect on"
-        if "fewshot" in self.strategies:
-            k = self.demos or default_demo_count(state.part("train"), self.label_of)
-            demos = select_demonstrations(
-                state.part("train"), k=k, rng=state.rng, passing=state.passing(parent), label_of=self.label_of
-            )
-            if demos and [d.example_id for d in demos] != [d.example_id for d in parent.prompt.demos]:
-                prompt = CandidatePrompt(instruction=parent.prompt.instruction, demos=demos)
-                candidates.append(
-                    state.new_candidate(self.frame, prompt, origin="fewshot", iteration=iteration, parent=parent)
-                )
-        return candidates
-
-    def _reflect(
-        self, state: SearchState, iteration: int, parent: Candidate, rows: list[EvaluatedRow], record: IterationRecord
-    ) -> list[Candidate]:
-        assert self.optimization_task is not None
-        request = build_reflection(
-            frame=self.frame,
-            parent=parent,
-            rows=rows,
-            examples=state.examples,
-            history=state.candidates,
-            labelization=self.labelization,
-            num_prompts=self.num_prompts,
-        )
-        record.reflection = ReflectionRecord(system=request.system, user=request.user, example_ids=request.example_ids)
-        config = {**self.config, "reflection_response_format": request.response_format}
-        try:
-            answer = self.optimization_task(request.system, request.user, config)
-            record.reflection.answer = answer if isinstance(answer, str) else repr(answer)
-            proposal = parse_proposal(
-                answer, frame=self.frame, parent_instruction=parent.prompt.instruction, num_prompts=self.num_prompts
-            )
-        except Exception as error:
-            record.reflection.error = describe(error)
-            state.usage.reflection(failed=True)
-            self._emit(
-                state,
-                "reflection_failed",
-                f"iteration {iteration}: no proposal: {record.reflection.error}",
-                iteration=iteration,
-            )
-            return []
-        state.usage.reflection(failed=False)
-        record.reflection.diagnosis, record.reflection.refused = proposal.diagnosis, proposal.refused
-        record.reflection.proposed = len(proposal.prompts)
-        self._emit(
-            state,
-            "reflection",
-            f"iteration {iteration}: {len(proposal.prompts)} proposal(s)",
-            iteration=iteration,
-            data={"diagnosis": proposal.diagnosis},
-        )
-        return [
-            state.new_candidate(
-                self.frame,
-                CandidatePrompt(instruction=text, demos=parent.prompt.demos),
-                origin="reflection",
-                iteration=iteration,
-                parent=parent,
-                diagnosis=proposal.diagnosis,
-            )
-            for text in proposal.prompts
-        ]
-
-    def _try(
-        self,
-        state: SearchState,
-        iteration: int,
-        parent: Candidate,
-        parent_score: float,
-        candidate: Candidate,
-        batch: list[Example],
-    ) -> tuple[str | None, bool]:
-        """The minibatch gate, then validation; (a stop reason or None, whether it is the new best)."""
-        candidate.parent_minibatch_score = parent_score
-        if not state.affordable(state.rollouts.cost(batch), self.budget_rollouts):
-            candidate.status = "over_budget"
-            return "budget", False
-        rows = self.minibatch(state, candidate, batch)
-        candidate.minibatch_score = mean_score(rows)
-        gained = candidate.minibatch_score - parent_score
-        if gained < -1e-12 or (abs(gained) <= 1e-12 and candidate.length >= parent.length):
-            candidate.status = "rejected"
-            self._emit(
-                state,
-                "candidate",
-                f"{candidate.id} ({candidate.origin}) rejected on the minibatch: "
-                f"{candidate.minibatch_score:.3f} vs parent {parent_score:.3f}",
-                iteration=iteration,
-            )
-            return None, False
-        if not state.affordable(state.rollouts.cost(state.part("validation")), self.budget_rollouts):
-            candidate.status = "over_budget"
-            return "budget", False
-        self.validate(state, candidate)
-        best = state.pool.add(candidate)
-        self._emit(
-            state,
-            "candidate",
-            f"{candidate.id} ({candidate.origin}): validation {candidate.validation_score:.3f}",
-            iteration=iteration,
-        )
-        if best:
-            state.note_best(candidate)
-            self._emit(
-                state, "new_best", f"new best {candidate.id}: {candidate.validation_score:.3f}", iteration=iteration
-            )
-            if self._stop_condition_met(state):
-                return "stopping_condition", True
-        return None, best
-
-    def _stop_condition_met(self, state: SearchState) -> bool:
+    def stop_condition_met(self, state: SearchState) -> bool:
+        """Whether the caller's ``stopping_condition`` holds for the best candidate's validation summaries."""
         if self.stopping_condition is None:
             return False
         return bool(self.stopping_condition(state.summaries[state.pool.best().id]))
 
-    def _emit(
+    def emit(
         self,
         state: SearchState,
         kind: EventKind,
@@ -518,6 +356,7 @@ class PromptOptimization:
         iteration: int = 0,
         data: dict[str, Any] | None = None,
     ) -> None:
+        """Report an event (and the progress it leaves) to ``on_event``; a failing watcher is logged, not raised."""
         progress = state.progress
         progress.search_rollouts = state.usage.search_rollouts
         progress.candidates = [CandidatePoint.of(candidate) for candidate in state.candidates]

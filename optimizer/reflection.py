@@ -15,8 +15,8 @@ It asks for a diagnosis and ``num_prompts`` new instruction(s), as the JSON obje
 "prompts": ["…"]}`` (``response_format`` ``json_schema``, :func:`proposal_schema`).
 
 :func:`parse_proposal` is lenient about the form — a code fence, prose around the object, ``prompt`` instead of
-``prompts`` — and strict about the content: a prompt must be a non-empty text, differ from its parent, keep the
-instruction's variables and use no unknown one. An answer without any usable prompt raises
+``prompts`` — and strict about the content: a prompt must be a text with words in it, differ from its parent,
+keep the instruction's variables and use no unknown one. An answer without any usable prompt raises
 :class:`~optimizer.errors.ReflectionUnusable` saying why; the loop records that as a failed proposal.
 """
 
@@ -285,6 +285,8 @@ def _usable(text: object, frame: PromptFrame, parent: str, taken: list[str]) -> 
     text = text.strip()
     if len(text) > MAX_INSTRUCTION_CHARS:
         raise ValueError(f"is longer than {MAX_INSTRUCTION_CHARS} characters")
+    if not any(char.isalnum() for char in text):
+        raise ValueError("has no words")
     if text == parent.strip() or text in taken:
         raise ValueError("repeats an instruction already tried")
     return frame.check_instruction(text)

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -115,11 +116,12 @@ class OptimizationRequest(BaseModel):
 
 
 class StoreRecorder:
-    """Stores the loop's validation and test runs as experiments of the server (``origin: import``)."""
+    """Stores the loop's validation and test runs as experiments of the server (``origin: import``);
+    ``experiment_url`` says where an experiment is seen (the API layer knows its routes)."""
 
-    def __init__(self, store: Store, *, base_url: str, run_id: str) -> None:
+    def __init__(self, store: Store, *, experiment_url: Callable[[str], str], run_id: str) -> None:
         self.experiments = ExperimentStore(store)
-        self.base_url = base_url.rstrip("/")
+        self.experiment_url = experiment_url
         self.run_id = run_id
 
     def record(
@@ -135,7 +137,7 @@ class StoreRecorder:
         data = experiment.to_import()
         data.config.metadata["optimization_id"] = self.run_id
         stored = self.experiments.import_experiment(data, experiment.summary)
-        return ExperimentRef(id=stored.id, url=f"{self.base_url}/api/v1/experiments/{stored.id}")
+        return ExperimentRef(id=stored.id, url=self.experiment_url(stored.id))
 
 
 @dataclass
@@ -161,8 +163,11 @@ class OptimizationService:
         self._lock = threading.Lock()
         self.records.mark_interrupted()
 
-    def start(self, request: OptimizationRequest, providers: ProviderRegistry, *, base_url: str) -> OptimizationRun:
-        """Check the request, record the run and start it; errors (404/409/422) store nothing."""
+    def start(
+        self, request: OptimizationRequest, providers: ProviderRegistry, *, experiment_url: Callable[[str], str]
+    ) -> OptimizationRun:
+        """Check the request, record the run and start it; errors (404/409/422) store nothing.
+        ``experiment_url(id)`` is the link of a stored experiment (``best_experiment_url`` is one)."""
         datasets = DatasetStore(self.store)
         dataset = datasets.get_dataset(request.dataset)
         dataset_version = dataset.version if request.dataset_version is None else request.dataset_version
@@ -206,7 +211,7 @@ class OptimizationService:
             retries=request.retries,
             timeout=request.timeout_seconds,
             tracer=self.tracer,
-            recorder=StoreRecorder(self.store, base_url=base_url, run_id=run_id),
+            recorder=StoreRecorder(self.store, experiment_url=experiment_url, run_id=run_id),
         )
         split = optimization.split()
         _check_budget(request, split.sizes()["validation"])

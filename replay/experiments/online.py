@@ -140,8 +140,14 @@ class OnlineEvaluator:
         limit = asyncio.Semaphore(self._concurrency)
 
         async def judge(span: dict[str, Any]) -> None:
+            # built-in code evaluators take microseconds: judged right here rather than each in a worker thread
             async with limit:
-                results = await asyncio.gather(*(_evaluate(e, span) for e in evaluators))
+                results = await asyncio.gather(
+                    *(
+                        _evaluate(e, span) if e.annotator_kind != "CODE" else _now(_judge_code(e, span))
+                        for e in evaluators
+                    )
+                )
             progress.evaluated += 1
             for evaluator, result in zip(evaluators, results, strict=True):
                 progress.failed += result.passed is False
@@ -216,6 +222,17 @@ def _row(span: dict[str, Any]) -> dict[str, Any]:
         "output": outputs[-1] if outputs else span["output_value"],
         "metadata": {**(decoded["metadata"] or {}), "project": span["project"], "model": span["model"]},
     }
+
+
+def _judge_code(evaluator: Evaluator, span: dict[str, Any]) -> EvaluationResult:
+    try:
+        return evaluator.evaluate(input=span["input"], output=span["output"], metadata=span["metadata"])
+    except Exception as exc:
+        return EvaluationResult.failure(evaluator.name, describe(exc))
+
+
+async def _now(result: EvaluationResult) -> EvaluationResult:
+    return result
 
 
 async def _evaluate(evaluator: Evaluator, span: dict[str, Any]) -> EvaluationResult:

@@ -23,6 +23,7 @@ from collector.store.database import Store
 from replay.errors import Conflict, InvalidInput, NotFound
 from replay.evaluators import EvaluatorSpec, parse_evaluator_spec
 from replay.experiments.evaluators import EvaluatorRequest, spec_text
+from replay.experiments.store import insert_annotations
 from replay.prompts.models import NAME_PATTERN
 
 __all__ = ["OnlineRule", "OnlineRuleInput", "OnlineRuleUpdate", "RuleProgress", "RuleStore", "rule_specs"]
@@ -219,11 +220,7 @@ class RuleStore:
         def write(con: duckdb.DuckDBPyConnection) -> None:
             if con.execute("SELECT 1 FROM online_rules WHERE id = ?", [rule_id]).fetchone() is None:
                 return
-            if progress.annotations:
-                columns = "id, trace_id, span_id, name, score, label, explanation, annotator_kind, metadata, created_at"
-                con.executemany(
-                    f"INSERT INTO annotations ({columns}) VALUES ({', '.join('?' * 10)})", progress.annotations
-                )
+            insert_annotations(con, progress.annotations)
             con.execute(
                 "UPDATE online_rules SET watermark = greatest(watermark, ?), evaluated = evaluated + ?, "
                 "failed = failed + ?, errors = errors + ?, last_evaluated_at = CASE WHEN ? > 0 THEN ? "

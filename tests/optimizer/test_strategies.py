@@ -11,6 +11,7 @@ import pytest
 from optimizer.candidates import Candidate, CandidatePool
 from optimizer.errors import ReflectionUnusable
 from optimizer.fewshot import default_demo_count, select_demonstrations
+from optimizer.iteration import passes_gate
 from optimizer.prompt import CandidatePrompt, Demonstration, PromptFrame
 from optimizer.reflection import build_reflection, parse_proposal
 from replay.datasets.models import Example
@@ -178,3 +179,17 @@ def test_the_pool_keeps_the_best_breaks_ties_by_length_and_samples_pareto_parent
     chosen = {pool.choose_parent("pareto", random.Random(seed)).id for seed in range(30)}
     assert chosen == {"c0", "c1", "c2"}
     assert pool.choose_parent("best", random.Random(0)).id == "c2"
+
+
+def test_the_minibatch_gate_wants_a_gain_or_a_shorter_prompt_that_scores() -> None:
+    parent = candidate("c0", {}, length=100)
+    better, shorter, shorter_but_failing, longer = (
+        candidate(f"c{i}", {}, length=length) for i, length in enumerate((120, 50, 50, 120), 1)
+    )
+    for item, score in ((better, 0.5), (shorter, 0.25), (shorter_but_failing, 0.0), (longer, 0.25)):
+        item.minibatch_score = score
+    assert passes_gate(better, parent, 0.25) and passes_gate(shorter, parent, 0.25)
+    assert not passes_gate(longer, parent, 0.25), "a tie with a longer prompt"
+    assert not passes_gate(shorter_but_failing, parent, 0.0), "two prompts failing everything tell nothing apart"
+    with pytest.raises(ReflectionUnusable, match="prompt 1 has no words"):
+        parse_proposal('{"prompts": ["..."]}', frame=PromptFrame("p"), parent_instruction="p", num_prompts=1)

@@ -70,7 +70,11 @@ def start(
     a dataset too small to split, a budget below the baseline run, a bad tag; 409 too many optimizations running.
     """
     base_url = str(request.base_url).rstrip("/")
-    return _linked(service.start(body, registry, base_url=base_url))
+
+    def experiment_url(experiment_id: str) -> str:
+        return f"{base_url}/api/v1/experiments/{experiment_id}"
+
+    return _linked(service.start(body, registry, experiment_url=experiment_url))
 
 
 @router.get("/optimizations", response_model=Page[OptimizationRun])
