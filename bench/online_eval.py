@@ -106,9 +106,10 @@ def _catch_up(server: ServerProcess, rule_id: str, record: Record, rate: float) 
     ended = time.monotonic()
     record.evaluated_at_end = _evaluated(server, rule_id)
     created = server.client.get(f"/api/v1/online-rules/{rule_id}").json()["created_at"]
-    # the warm-up's spans were stored before the rule existed: a rule judges what arrives after it
+    # a rule judges spans with an output that arrive after it (the warm-up's were stored before)
     rows = server.sql(
-        f"SELECT span_id FROM spans WHERE kind = 'LLM' AND ingested_at > TIMESTAMP '{created.replace('T', ' ').removesuffix('Z')}'"
+        "SELECT span_id FROM spans WHERE kind = 'LLM' AND (coalesce(json_array_length(output_messages), 0) > 0 "
+        f"OR output_value IS NOT NULL) AND ingested_at > TIMESTAMP '{created.replace('T', ' ').removesuffix('Z')}'"
     )
     span_ids = [row[0] for row in rows or []]
     record.llm_spans = len(span_ids)

@@ -19,7 +19,8 @@ What ``run`` does:
    candidates — ``reflection``: the reasoning model reads the failures and proposes ``num_prompts`` new
    instruction(s) (:mod:`optimizer.reflection`); ``fewshot``: the parent's instruction with a fresh set of
    demonstrations (:mod:`optimizer.fewshot`). A candidate is scored on validation only if it beats its parent
-   on the same minibatch (a higher mean score, or the same with a shorter prompt);
+   on the same minibatch (:func:`~optimizer.iteration.passes_gate`: a higher mean score, or the same — above 0 —
+   with a shorter prompt); ties on validation go to the shorter prompt;
 4. stop on ``max_iterations``, the rollout budget (checked before each run, so it is never exceeded),
    ``patience`` iterations without a new best, ``stopping_condition(best validation summaries)`` or
    :meth:`PromptOptimization.cancel`;
@@ -69,7 +70,23 @@ _log = logging.getLogger(__name__)
 
 
 class PromptOptimization:
-    """One optimization: what to optimize, how to judge it, and the search settings (see the module docstring)."""
+    """One optimization: what to optimize, how to judge it, and the search settings (see the module docstring).
+
+    The first eleven parameters are Datadog's: ``task(input, config)`` (default: ``config["prompt"]`` through
+    its provider, :class:`~optimizer.models.ProviderTask`), ``optimization_task(system_prompt, user_prompt,
+    config)`` returning the reasoning model's answer (default: :class:`~optimizer.models.ReasoningModel`),
+    ``evaluators`` (default: ``exact_match``), ``summary_evaluators``, ``compute_score(summaries)`` (default:
+    the first evaluator's pass rate, else mean score), ``labelization_function(row)`` (default:
+    :func:`~replay.evaluators.labelize`), ``config`` (keys: :mod:`optimizer.config`), ``max_iterations``,
+    ``stopping_condition(best validation summaries)``, ``dataset_split`` (:mod:`optimizer.split`) and ``seed``.
+    The keyword-only rest: ``patience``, ``budget_rollouts`` (search rollouts), ``minibatch_size``,
+    ``strategies``, ``parent_selection`` (``best``/``pareto``), ``num_prompts`` per reflection, ``demos`` per
+    few-shot candidate (default: one per label), ``providers`` (to resolve provider names), ``retries`` and
+    ``timeout`` of each rollout, ``tracer`` (rollouts traced as experiment runs), ``recorder`` (validation and
+    test runs stored as experiments), ``on_event(event, progress)`` and ``label_of`` (the split's labels).
+    Bad settings raise :class:`~optimizer.errors.OptimizerInvalid` here or at the start of :meth:`run`,
+    before any rollout.
+    """
 
     def __init__(
         self,

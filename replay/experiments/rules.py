@@ -218,7 +218,7 @@ class RuleStore:
         deleted meanwhile records nothing."""
 
         def write(con: duckdb.DuckDBPyConnection) -> None:
-            if con.execute("SELECT 1 FROM online_rules WHERE id = ?", [rule_id]).fetchone() is None:
+            if not con.execute("SELECT 1 FROM online_rules WHERE id = ?", [rule_id]).fetchall():
                 return
             insert_annotations(con, progress.annotations)
             con.execute(

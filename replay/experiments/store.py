@@ -174,7 +174,7 @@ class ExperimentStore:
 
 
 def _insert_experiment(con: duckdb.DuckDBPyConnection, experiment: Experiment) -> None:
-    if con.execute("SELECT 1 FROM experiments WHERE id = ?", [experiment.id]).fetchone() is not None:
+    if con.execute("SELECT 1 FROM experiments WHERE id = ?", [experiment.id]).fetchall():
         raise Conflict(f"an experiment with id {experiment.id} already exists")
     summary = None if experiment.summary is None else _json(experiment.summary.model_dump(mode="json"))
     finished = None if experiment.finished_at is None else _naive(experiment.finished_at)

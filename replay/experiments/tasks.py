@@ -21,10 +21,11 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -117,7 +118,7 @@ class PromptTask:
             model=chosen,
             parameters=dict(parameters or {}),
         )
-        self._client: openai.AsyncOpenAI | None = None
+        self._idle: list[openai.AsyncOpenAI] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def request(self, example: Example) -> ReplayRequest:
@@ -128,30 +129,52 @@ class PromptTask:
     async def run(self, example: Example, labels: RunLabels, tracer: ExperimentTracer | None) -> TaskOutput:
         request = self.request(example)
         body = request_body(request)
-        client = self._client_here()
         name = self.provider.provider.name
-        if tracer is None:
-            return _task_output(await _create(client, body, name))
-        with tracer.model_call(request, labels) as span:
-            output = await _create(client, body, name)
-            span.record(output)
-            return replace(_task_output(output), trace_id=span.trace_id, span_id=span.span_id)
+        async with self._client() as client:
+            if tracer is None:
+                return _task_output(await _create(client, body, name))
+            with tracer.model_call(request, labels) as span:
+                output = await _create(client, body, name)
+                span.record(output)
+                return replace(_task_output(output), trace_id=span.trace_id, span_id=span.span_id)
 
-    def _client_here(self) -> openai.AsyncOpenAI:
-        """The client of the running event loop (an async client's connections belong to one loop)."""
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[openai.AsyncOpenAI]:
+        """An idle client of the running event loop (its connections belong to that loop), made when none is
+        idle — so there are as many as runs in flight, each with its own one-connection pool: httpx's pool scans
+        all its connections for every request, which at 32 runs in flight cost more CPU than the request."""
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            provider = self.provider.provider
-            self._client = openai.AsyncOpenAI(
-                base_url=provider.base_url, api_key=provider.api_key, max_retries=0, timeout=self.request_timeout
-            )
-            self._loop = loop
-        return self._client
+        if self._loop is not loop:
+            self._idle, self._loop = [], loop
+        client = self._idle.pop() if self._idle else self._new_client()
+        try:
+            yield client
+        finally:
+            if self._loop is loop:
+                self._idle.append(client)
+
+    def _new_client(self) -> openai.AsyncOpenAI:
+        provider = self.provider.provider
+        return openai.AsyncOpenAI(
+            base_url=provider.base_url,
+            api_key=provider.api_key,
+            max_retries=0,
+            timeout=self.request_timeout,
+            http_client=openai.DefaultAsyncHttpxClient(verify=_tls()),
+        )
 
     async def aclose(self) -> None:
-        if self._client is not None and self._loop is asyncio.get_running_loop():
-            await self._client.close()
-        self._client = self._loop = None
+        if self._loop is asyncio.get_running_loop():
+            for client in self._idle:
+                await client.close()
+        self._idle, self._loop = [], None
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client: loading the CA store takes ~0.1 s, a client per run in flight would
+    pay it each time."""
+    return ssl.create_default_context()
 
 
 async def _create(client: openai.AsyncOpenAI, body: dict[str, Any], provider: str) -> ModelOutput:

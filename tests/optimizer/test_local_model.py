@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_an_optimization_runs_end_to_end_on_the_local_model(server: ServerProces
     assert started.status_code == 202, started.text
     run_id = started.json()["id"]
 
-    def ended() -> dict | None:  # type: ignore[type-arg]
+    def ended() -> dict[str, Any] | None:
         run = call(server, "GET", f"/api/v1/optimizations/{run_id}").json()
         return run if run["status"] != "running" else None
 
@@ -63,7 +64,6 @@ def test_an_optimization_runs_end_to_end_on_the_local_model(server: ServerProces
     assert result["total_iterations"] == 1 and result["settings"]["task"]["provider"] == "local"
     reflection_model = result["settings"]["reflection"]
     assert (reflection_model["provider"], reflection_model["model"]) == ("local", "smollm2-135m")
-    print(result["wall_seconds"], result["usage"], [(c["id"], c["status"]) for c in result["candidates"]])
     reflection = result["history"][0]["reflection"]
     assert reflection is None or reflection["answer"] is not None or reflection["error"] is not None
     assert result["usage"]["reflection_calls"] in (0, 1) and result["usage"]["task_output_tokens"] > 0
