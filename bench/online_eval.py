@@ -107,11 +107,18 @@ def _catch_up(server: ServerProcess, rule_id: str, record: Record, rate: float) 
     record.evaluated_at_end = _evaluated(server, rule_id)
     created = server.client.get(f"/api/v1/online-rules/{rule_id}").json()["created_at"]
     # a rule judges spans with an output that arrive after it (the warm-up's were stored before)
-    rows = server.sql(
-        "SELECT span_id FROM spans WHERE kind = 'LLM' AND (coalesce(json_array_length(output_messages), 0) > 0 "
-        f"OR output_value IS NOT NULL) AND ingested_at > TIMESTAMP '{created.replace('T', ' ').removesuffix('Z')}'"
+    where = (
+        "kind = 'LLM' AND (coalesce(json_array_length(output_messages), 0) > 0 OR output_value IS NOT NULL) "
+        f"AND ingested_at > TIMESTAMP '{created.replace('T', ' ').removesuffix('Z')}'"
     )
-    span_ids = [row[0] for row in rows or []]
+    span_ids: list[str] = []
+    while True:  # pages: the SQL endpoint returns at most SPANLAB_SQL_MAX_ROWS rows
+        rows = server.sql(
+            f"SELECT span_id FROM spans WHERE {where} ORDER BY span_id LIMIT 10000 OFFSET {len(span_ids)}"
+        )
+        span_ids += [row[0] for row in rows or []]
+        if not rows or len(rows) < 10000:
+            break
     record.llm_spans = len(span_ids)
     record.expected = sum(1 for span_id in span_ids if sampled(rule_id, span_id, rate))
     while time.monotonic() - ended < _CATCH_UP_TIMEOUT:
