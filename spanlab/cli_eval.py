@@ -40,6 +40,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from replay.datasets.files import parse_csv, parse_jsonl
 from replay.datasets.models import Example
 from replay.errors import ReplayError
+from replay.evaluators import Evaluator
 from replay.experiments.api import ExperimentResult, arun_experiment, as_examples
 from replay.experiments.evaluators import JudgeClients, build_evaluators
 from replay.experiments.gate import GateResult, evaluate_gate
@@ -100,26 +101,16 @@ def eval_command(
     upload: Annotated[bool, typer.Option(help="Upload results when the server answers.")] = True,
 ) -> None:
     """Run a prompt over a dataset, compare with a baseline and exit 0 (gate holds), 1 (fails) or 2 (usage)."""
-    if (dataset is None) == (dataset_file is None):
-        usage("give either --dataset or --dataset-file")
-    if (prompt is None) == (prompt_file is None):
-        usage("give either --prompt or --prompt-file")
-    if not evaluator:
-        usage("give at least one --evaluator (the first one decides the gate)")
-    if fail_on_regression and baseline is None:
-        usage("--fail-on-regression needs a --baseline to compare with")
+    _check_options(dataset, dataset_file, prompt, prompt_file, evaluator, baseline, fail_on_regression)
+    assert evaluator is not None
     settings = cli_settings()
     client = _reachable(settings)
     try:
-        needs_server = dataset is not None or prompt is not None or (baseline is not None and not _is_file(baseline))
-        if needs_server and client is None:
+        if client is None and (dataset or prompt or (baseline and not _is_file(baseline))):
             usage(f"cannot reach the spanlab server at {settings.url}; use --dataset-file/--prompt-file or start it")
         examples, dataset_name, version = _examples(client, dataset, dataset_file)
         candidate = _prompt(client, prompt, prompt_file)
         reference = _prompt(client, None if _is_file(baseline) else baseline, _path(baseline))
-        registry = ProviderRegistry.from_environment(settings.providers, os.environ)
-        if client is not None:
-            registry = registry.with_local(f"{settings.url.rstrip('/')}/llm/v1", api_key=settings.api_key)
         tracer = ExperimentTracer.to_server(settings.url) if client is not None and upload else None
         options = {"provider": provider, "model": model, "parameters": parameters(param), "timeout": timeout}
         run = {
@@ -131,15 +122,12 @@ def eval_command(
             "timeout": timeout,
             "tracer": tracer,
         }
+        registry = _registry(settings, client)
         results = asyncio.run(_run(examples, candidate, reference, evaluator, registry, options, run, name))
         if tracer is not None:
             tracer.shutdown()
-        gate = evaluate_gate(
-            results[0],
-            results[1] if len(results) > 1 else None,
-            fail_under=fail_under,
-            fail_on_regression=fail_on_regression,
-        )
+        second = results[1] if len(results) > 1 else None
+        gate = evaluate_gate(results[0], second, fail_under=fail_under, fail_on_regression=fail_on_regression)
         _write(gate, results, report, junit, svg)
         _show(gate, results)
         if client is not None and upload:
@@ -150,6 +138,33 @@ def eval_command(
     finally:
         if client is not None:
             client.close()
+
+
+def _check_options(
+    dataset: str | None,
+    dataset_file: Path | None,
+    prompt: str | None,
+    prompt_file: Path | None,
+    evaluators: list[str] | None,
+    baseline: str | None,
+    fail_on_regression: bool,
+) -> None:
+    if (dataset is None) == (dataset_file is None):
+        usage("give either --dataset or --dataset-file")
+    if (prompt is None) == (prompt_file is None):
+        usage("give either --prompt or --prompt-file")
+    if not evaluators:
+        usage("give at least one --evaluator (the first one decides the gate)")
+    if fail_on_regression and baseline is None:
+        usage("--fail-on-regression needs a --baseline to compare with")
+
+
+def _registry(settings: Settings, client: SpanlabClient | None) -> ProviderRegistry:
+    """Providers from this machine's environment, and the server's local model when the server answers."""
+    registry = ProviderRegistry.from_environment(settings.providers, os.environ)
+    if client is None:
+        return registry
+    return registry.with_local(f"{settings.url.rstrip('/')}/llm/v1", api_key=settings.api_key)
 
 
 def _reachable(settings: Settings) -> SpanlabClient | None:
@@ -241,40 +256,36 @@ async def _run(
     run: dict[str, Any],
     name: str | None,
 ) -> list[ExperimentResult]:
-    """The candidate's experiment, then the baseline's (same examples, evaluators and settings)."""
+    """The candidate's experiment, then the baseline's (same examples, evaluators and settings); every task and
+    evaluator is built before the first model call, so a bad option fails before anything runs."""
+    tasks = [
+        (which, _task(p, registry, options)) for which, p in (("candidate", candidate), ("baseline", reference)) if p
+    ]
     judges = JudgeClients(registry, timeout=options["timeout"])
     try:
         evaluators, texts = build_evaluators(specs, judges=judges)
         results = []
-        for which, prompt in (("candidate", candidate), ("baseline", reference)):
-            if prompt is None:
-                continue
-            task = _task(prompt, registry, options)
+        for which, task in tasks:
             label = f"{name or task.config.prompt} ({which})"
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            ) as bar:
-                progress = bar.add_task(f"{which} {task.config.prompt}", total=len(examples) * run["repetitions"])
-                result = await arun_experiment(
-                    examples,
-                    task,
-                    evaluators,
-                    name=label,
-                    on_run=functools.partial(_advance, bar, progress),
-                    metadata={"gate": which},
-                    **run,
-                )
+            result = await _experiment(examples, task, evaluators, label, which, run)
             for info, text in zip(result.experiment.config.evaluators, texts, strict=True):
                 info.spec = text
             results.append(result)
         return results
     finally:
         await judges.aclose()
+
+
+async def _experiment(
+    examples: list[Example], task: PromptTask, evaluators: list[Evaluator], label: str, which: str, run: dict[str, Any]
+) -> ExperimentResult:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        progress = bar.add_task(f"{which} {task.config.prompt}", total=len(examples) * run["repetitions"])
+        on_run = functools.partial(_advance, bar, progress)
+        return await arun_experiment(
+            examples, task, evaluators, name=label, on_run=on_run, metadata={"gate": which}, **run
+        )
 
 
 def _advance(bar: Progress, task_id: TaskID, run: ExperimentRun, progress: RunProgress) -> None:

@@ -240,14 +240,20 @@ def summary_view(experiment: dict[str, Any]) -> Group:
     what = task.get("prompt") or task.get("function") or "?"
     where = f" via {task['provider']} / {task['model']}" if task.get("provider") else ""
     header = Text(f"experiment {experiment['id']}", style="bold")
-    header.append(f"  {experiment.get('name') or ''}  {what}{where} on {_dataset(experiment)} · {experiment['status']}")
+    header.append(f"  {experiment.get('name') or ''}  {what}{where} on {_dataset(experiment)}")
+    header.append(f" · {experiment['status']}")
     parts: list[Any] = [header]
     if experiment.get("error"):
         parts.append(Text(f"error: {experiment['error']}", style="red"))
-    if not summary:
+    if summary:
+        parts.append(_metrics_table(summary))
+    else:
         progress = experiment["progress"]
         parts.append(Text(f"{progress['done']}/{progress['total']} runs done, {progress['errors']} errors"))
-        return Group(*parts)
+    return Group(*parts)
+
+
+def _metrics_table(summary: dict[str, Any]) -> Table:
     table = Table(show_header=True, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -265,11 +271,9 @@ def summary_view(experiment: dict[str, Any]) -> Group:
     table.add_row("tokens in / out", f"{summary.get('input_tokens') or 0} / {summary.get('output_tokens') or 0}")
     consistency = summary.get("consistency")
     if consistency and consistency.get("output_agreement") is not None:
-        table.add_row(
-            f"same output in all {consistency['repetitions']} repetitions", _score(consistency["output_agreement"])
-        )
-    parts.append(table)
-    return Group(*parts)
+        label = f"same output in all {consistency['repetitions']} repetitions"
+        table.add_row(label, _score(consistency["output_agreement"]))
+    return table
 
 
 def comparison_view(comparison: dict[str, Any]) -> Group:

@@ -195,7 +195,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX replays_source_span ON replays (source_span_id)",
     ],
-    # Experiments and online evaluation (replay/experiments): one row per experiment, one per run (example ×
+    # Experiments and online evaluation (replay/experiments): one row per experiment, one per run (example x
     # repetition) with its evaluations, and the online-evaluation rules with their ingested_at watermark.
     [
         """CREATE TABLE experiments (

@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -203,20 +204,10 @@ async def arun_experiment(
         raise InvalidInput("an experiment needs at least one example")
     the_task = as_task(task, config=config)
     built, specs = _build(evaluators)
-    try:
-        experiment_config = ExperimentConfig(
-            task=the_task.config,
-            evaluators=evaluator_infos(built, specs),
-            jobs=jobs,
-            repetitions=repetitions,
-            retries=retries,
-            timeout_seconds=timeout,
-            metadata=dict(metadata or {}),
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidInput(f"experiment settings: {problems}") from None
+    settings = {"jobs": jobs, "repetitions": repetitions, "retries": retries}
+    experiment_config = _config(the_task, built, specs, timeout=timeout, metadata=metadata, **settings)
     plan = RunPlan(
+        experiment_id=experiment_id or str(uuid.uuid4()),
         dataset=dataset,
         dataset_version=dataset_version,
         name=name,
@@ -224,28 +215,25 @@ async def arun_experiment(
         repetitions=repetitions,
         retries=retries,
         timeout_seconds=timeout,
-        **({"experiment_id": experiment_id} if experiment_id else {}),
     )
     cancel = cancel or threading.Event()
     runner = ExperimentRunner(the_task, built, plan, tracer=tracer, backoff=backoff, cancel=cancel)
     progress = Progress(total=len(items) * repetitions)
-    created_at = datetime.now(UTC)
-    started = time.perf_counter()
+    created_at, started = datetime.now(UTC), time.perf_counter()
     runs: list[ExperimentRun] = []
     async for run in runner.iterate(items):
         runs.append(run)
-        progress = progress.model_copy(
-            update={"done": progress.done + 1, "errors": progress.errors + (run.error is not None)}
-        )
+        progress = progress.model_copy(update={"done": progress.done + 1, "errors": progress.errors + bool(run.error)})
         if on_run is not None:
             on_run(run, progress)
     runs.sort(key=lambda run: (run.position, run.repetition))
+    duration = time.perf_counter() - started
     summary = summarize_experiment(
         runs,
         evaluators=built,
         summary_evaluators=summary_evaluators,
         repetitions=repetitions,
-        duration_seconds=time.perf_counter() - started,
+        duration_seconds=duration,
     )
     if tracer is not None:
         await asyncio.to_thread(tracer.flush)
@@ -263,6 +251,28 @@ async def arun_experiment(
         finished_at=datetime.now(UTC),
     )
     return ExperimentResult(experiment=experiment, runs=runs)
+
+
+def _config(
+    task: Task,
+    evaluators: Sequence[Evaluator],
+    specs: Sequence[str | None],
+    *,
+    timeout: float,
+    metadata: Mapping[str, Any] | None,
+    **settings: int,
+) -> ExperimentConfig:
+    try:
+        return ExperimentConfig(
+            task=task.config,
+            evaluators=evaluator_infos(evaluators, specs),
+            timeout_seconds=timeout,
+            metadata=dict(metadata or {}),
+            **settings,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"experiment settings: {problems}") from None
 
 
 def run_experiment(

@@ -5,10 +5,11 @@ it, and it only reads the ``spans`` table (DuckDB's MVCC: reads do not block the
 write per rule pass. Every ``poll_seconds``, for each enabled rule:
 
 1. **which spans are new**: those of the rule's kind/project/prompt whose ``ingested_at`` is past the rule's
-   watermark and at most the *horizon*. Batches are built in parallel worker processes and may commit out of
-   ``ingested_at`` order, so the horizon is ``now`` only while nothing is waiting to be stored (then every span
-   stamped before now is stored), else ``now - settle_seconds``; spans of the internal projects ``experiments``
-   and ``replay`` are left out unless the rule names that project;
+   watermark and at most the *horizon*, ``batch_spans`` at a time (a pass that leaves more goes on at once).
+   Batches are built in parallel worker processes and may commit out of ``ingested_at`` order, so the horizon
+   is ``now`` only while nothing is waiting to be stored (then every span stamped before now is stored), else
+   ``now - settle_seconds``; spans of the internal projects ``experiments`` and ``replay`` are left out unless
+   the rule names that project;
 2. **which of them to judge**: the rule's ``sample_rate`` share, by a hash of rule id and span id (the same
    span is always in or always out); spans without output (e.g. failed calls) are skipped;
 3. **judge**: every evaluator of the rule, concurrently (judges call their provider), on ``input`` = the
@@ -86,6 +87,7 @@ class OnlineEvaluator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._judges: JudgeClients | None = None
+        self._behind = False  # the last pass left matching spans for the next one
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="spanlab-online-eval", daemon=True)
@@ -107,7 +109,9 @@ class OnlineEvaluator:
                     await self.run_once()
                 except Exception:  # a pass that failed (e.g. the store closing) must not end the worker
                     _log.warning("online evaluation pass failed", exc_info=True)
-                await asyncio.to_thread(self._stop.wait, self.poll_seconds)
+                    self._behind = False
+                if not self._behind:  # a rule with more than a batch waiting goes on at once
+                    await asyncio.to_thread(self._stop.wait, self.poll_seconds)
         finally:
             await self._judges.aclose()
 
@@ -116,6 +120,7 @@ class OnlineEvaluator:
         now = datetime.now(UTC)
         horizon = now if self._is_idle() else now - timedelta(seconds=self.settle_seconds)
         evaluated = 0
+        self._behind = False
         for rule in await asyncio.to_thread(self.rules.list_rules):
             if rule.enabled and not self._stop.is_set():
                 evaluated += await self._apply(rule, horizon)
@@ -126,6 +131,7 @@ class OnlineEvaluator:
         if horizon <= start:
             return 0
         keys, upper = await asyncio.to_thread(self._new_spans, rule, start, horizon)
+        self._behind = self._behind or upper < horizon
         chosen = [(trace_id, span_id) for trace_id, span_id in keys if sampled(rule.id, span_id, rule.sample_rate)]
         if not chosen:
             self._watermarks[rule.id] = upper

@@ -226,7 +226,7 @@ def test_an_import_with_a_repeated_run_or_not_json_is_refused(server: ServerProc
         ({"evaluators": ["no_such_evaluator"]}, 422, "unknown evaluator"),
         ({"evaluators": ["regex"]}, 422, "needs option pattern"),
         ({"evaluators": ["python:os:getcwd"]}, 422, "python: evaluators run only where your code is"),
-        ({"evaluators": ["json_schema:schema=@/etc/hostname"]}, 422, "does not read files"),
+        ({"evaluators": ["json_schema:schema=@schema.json"]}, 422, "does not read files"),
         (
             {"evaluators": [{"name": "judge", "options": {"rubric": "{{output}}", "model": "m", "provider": "nope"}}]},
             422,

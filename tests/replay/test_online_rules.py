@@ -163,7 +163,7 @@ def rule_count(server: ServerProcess) -> int:
         ({"name": "ok", "evaluators": ["valid_json"], "sample_rate": 1.5}, "sample_rate"),
         ({"name": "ok", "evaluators": ["no_such_evaluator"]}, "unknown evaluator"),
         ({"name": "ok", "evaluators": ["python:os:getcwd"]}, "python: evaluators"),
-        ({"name": "ok", "evaluators": ["json_schema:schema=@/etc/hostname"]}, "does not read files"),
+        ({"name": "ok", "evaluators": ["json_schema:schema=@schema.json"]}, "does not read files"),
         (
             {
                 "name": "ok",
