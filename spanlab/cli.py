@@ -32,14 +32,14 @@ def main() -> None:
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (env SPANLAB_HOST).")] = None,
-    http_port: Annotated[int | None, typer.Option(help="OTLP/HTTP + API + UI port (env SPANLAB_HTTP_PORT).")] = None,
+    http_port: Annotated[int | None, typer.Option(help="OTLP/HTTP + REST API port (env SPANLAB_HTTP_PORT).")] = None,
     grpc_port: Annotated[int | None, typer.Option(help="OTLP/gRPC port (env SPANLAB_GRPC_PORT).")] = None,
     db: Annotated[Path | None, typer.Option(help="DuckDB file (env SPANLAB_DB).")] = None,
     ingest_workers: Annotated[
         int | None, typer.Option(help="Normalizer processes, 0 = none (env SPANLAB_INGEST_WORKERS).")
     ] = None,
 ) -> None:
-    """Run the collector: OTLP/gRPC, OTLP/HTTP, the REST API and the web UI."""
+    """Run the collector: OTLP/gRPC, OTLP/HTTP, the REST API, the local model and the API docs."""
     from spanlab.server import PortInUse
     from spanlab.server import serve as run_server
 

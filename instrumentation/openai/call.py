@@ -38,7 +38,7 @@ def guard(hook: Callable[..., T], *args: Any) -> T | None:
 class LLMCall:
     """The span of one call, plus what its recording needs (content policy, timing)."""
 
-    __slots__ = ("_ended", "broken", "first_chunk_at", "policy", "span", "started_at")
+    __slots__ = ("_ended", "_pending_ttfc", "broken", "first_chunk_at", "policy", "span", "started_at")
 
     def __init__(self, span: Span, policy: ContentPolicy) -> None:
         self.span = span
@@ -47,6 +47,7 @@ class LLMCall:
         self.first_chunk_at: float | None = None
         self.broken = False  # recording failed part-way: what was gathered is incomplete, so it is not recorded
         self._ended = False
+        self._pending_ttfc: float | None = None  # seconds to the first chunk, not yet on the span
 
     def attach(self) -> object:
         """Make the span current (so HTTP-level spans nest under it); pass the token to :meth:`detach`."""
@@ -57,12 +58,20 @@ class LLMCall:
         otel_context.detach(token)  # type: ignore[arg-type]
 
     def chunk_arrived(self) -> None:
-        """Note a stream chunk; the first one sets ``gen_ai.response.time_to_first_chunk`` (seconds)."""
+        """Note a stream chunk; the first one gives ``gen_ai.response.time_to_first_chunk`` (seconds).
+
+        Only the time is taken here; the attribute goes on the span with the next :meth:`set_attributes`
+        or at :meth:`end`, so a stream pays for one attribute batch instead of two.
+        """
         if self.first_chunk_at is None:
             self.first_chunk_at = time.monotonic()
-            self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_at - self.started_at)
+            self._pending_ttfc = self.first_chunk_at - self.started_at
 
     def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Put ``attributes`` on the span (with a pending time to first chunk; ``attributes`` may be extended)."""
+        if self._pending_ttfc is not None:
+            attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._pending_ttfc
+            self._pending_ttfc = None
         if attributes:
             self.span.set_attributes(attributes)
 
@@ -75,6 +84,8 @@ class LLMCall:
         if self._ended:
             return
         self._ended = True
+        if self._pending_ttfc is not None:  # a stream that ended without recording its reply (broken, failed, dropped)
+            guard(self.set_attributes, {})
         if error is not None:
             guard(_record_error, self.span, error)
         guard(self.span.end)

@@ -56,8 +56,7 @@ def usage_attributes(usage: Any) -> dict[str, Any]:
     collector adds it). Names are checked on the type: a missing attribute on a pydantic object is slow."""
     if usage is None:
         return {}
-    fields = type(usage).model_fields if hasattr(type(usage), "model_fields") else {}
-    chat = "prompt_tokens" in fields
+    chat = _chat_usage(usage.__class__)
     input_tokens = usage.prompt_tokens if chat else getattr(usage, "input_tokens", None)
     output_tokens = getattr(usage, "completion_tokens" if chat else "output_tokens", None)
     attributes: dict[str, Any] = {}
@@ -72,6 +71,13 @@ def usage_attributes(usage: Any) -> dict[str, Any]:
     return attributes
 
 
+@cache
+def _chat_usage(kind: type) -> bool:
+    """Whether a usage type is the chat one (``prompt_tokens``); asked once per type, pydantic's
+    ``model_fields`` being slow to read."""
+    return "prompt_tokens" in (kind.model_fields if hasattr(kind, "model_fields") else {})
+
+
 def _response_attributes(response_id: Any, model: Any, fingerprint: Any, tier: Any) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     for attribute, value in (
@@ -83,6 +89,10 @@ def _response_attributes(response_id: Any, model: Any, fingerprint: Any, tier: A
         if isinstance(value, str) and value:
             attributes[attribute] = value
     return attributes
+
+
+def _index(choice: Any) -> Any:
+    return choice.index
 
 
 def _call_fields(call: Any) -> tuple[Any, Any, Any]:
@@ -136,7 +146,7 @@ class ChatOperation:
             result.id, result.model, getattr(result, "system_fingerprint", None), getattr(result, "service_tier", None)
         )
         attributes.update(usage_attributes(result.usage))
-        ordered = sorted(choices, key=lambda choice: choice.index)
+        ordered = sorted(choices, key=_index) if len(choices) > 1 else choices
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [choice.finish_reason or "" for choice in ordered]
         if call.policy.capture:
             attributes.update(guard(_outputs, ordered, call.policy.redact) or {})

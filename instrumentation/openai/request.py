@@ -105,11 +105,17 @@ _SCALARS: tuple[tuple[str, str, type], ...] = (
 )
 
 
+_SCALAR_KEYS = frozenset(key for key, _, _ in _SCALARS)
+_SCALAR_RANK = {key: rank for rank, (key, _, _) in enumerate(_SCALARS)}
+
+
 def request_scalars(params: Mapping[str, Any]) -> dict[str, Any]:
     """``gen_ai.request.*`` attributes of the parameters that have one (values of another type are skipped)."""
     attributes: dict[str, Any] = {}
-    for key, attribute, kind in _SCALARS:
-        value = params.get(key)
+    # A call passes a few of them: find those at C speed, then keep the table's order (its first given keyword wins).
+    for rank in sorted(_SCALAR_RANK[key] for key in _SCALAR_KEYS.intersection(params)):
+        key, attribute, kind = _SCALARS[rank]
+        value = params[key]
         if value is None or attribute in attributes or isinstance(value, bool) is not (kind is bool):
             continue
         if kind is float and isinstance(value, int | float):

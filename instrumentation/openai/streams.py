@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from wrapt import ObjectProxy
@@ -33,24 +34,28 @@ class StreamRecorder(Protocol):
 class _StreamCall:
     """The call and recorder behind one stream; what the finalizer holds (never the proxy itself)."""
 
-    __slots__ = ("__weakref__", "call", "recorder", "recording", "waiting_first")
+    __slots__ = ("__weakref__", "call", "record", "recorder", "recording")
 
     def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
         self.call = call
         self.recorder = recorder
         self.recording = True  # False once the span ended, or after a recorder failure
-        self.waiting_first = True
+        # What each item goes to: the first one also notes the time to first chunk, then the recorder's
+        # own ``add`` takes over, so later chunks pay for no check. The proxies call it in a ``try`` and
+        # call :meth:`failed` when it raises.
+        self.record: Callable[[Any], None] = self._first
 
-    def add(self, item: Any) -> None:
-        try:
-            if self.waiting_first:
-                self.waiting_first = False
-                self.call.chunk_arrived()
-            self.recorder.add(item)
-        except Exception:
-            self.recording = False  # one bad chunk must not cost the application anything, nor log per chunk
-            self.call.broken = True
-            _log.debug("recording a stream chunk failed; the rest of this stream is not recorded", exc_info=True)
+    def _first(self, item: Any) -> None:
+        self.record = self.recorder.add
+        self.call.chunk_arrived()
+        self.recorder.add(item)
+
+    def failed(self) -> None:
+        """Recording an item raised: stop recording (one bad chunk must not cost the application anything,
+        nor log per chunk) and leave the incomplete reply out."""
+        self.recording = False
+        self.call.broken = True
+        _log.debug("recording a stream chunk failed; the rest of this stream is not recorded", exc_info=True)
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.call.ended:
@@ -83,7 +88,10 @@ class TracedStream(ObjectProxy):
             raise
         state = self._self_state
         if state.recording:
-            state.add(item)
+            try:
+                state.record(item)
+            except Exception:
+                state.failed()
         return item
 
     def __enter__(self) -> TracedStream:
@@ -129,7 +137,10 @@ class TracedAsyncStream(ObjectProxy):
             raise
         state = self._self_state
         if state.recording:
-            state.add(item)
+            try:
+                state.record(item)
+            except Exception:
+                state.failed()
         return item
 
     async def __aenter__(self) -> TracedAsyncStream:
