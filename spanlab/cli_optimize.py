@@ -24,10 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from optimizer.result import OptimizationResult
-from replay.errors import InvalidInput
-from replay.experiments.evaluators import inline_files
-from replay.overrides import parse_parameter
-from spanlab.cli_experiments import parse_dataset_ref
+from spanlab.cli_experiments import evaluator_bodies, parameters, parse_dataset_ref
 from spanlab.client import SpanlabClient, cli_settings, exit_on_client_error
 
 __all__ = ["optimize_command", "progress_view"]
@@ -112,10 +109,10 @@ def _body(options: dict[str, Any]) -> dict[str, Any]:
         "dataset": dataset_name,
         "dataset_version": dataset_version,
         "name": options["name"],
-        "evaluators": _evaluators(options["evaluator"]),
+        "evaluators": evaluator_bodies(options["evaluator"]) or None,
         "provider": options["provider"],
         "model": options["model"],
-        "parameters": _parameters(options["param"]),
+        "parameters": parameters(options["param"]),
         "reflection_model": options["reflection_model"],
         "reflection_provider": options["reflection_provider"],
         "reflection_format": options["reflection_format"],
@@ -137,26 +134,6 @@ def _body(options: dict[str, Any]) -> dict[str, Any]:
     if options["no_split"] and options["split"] is not None:
         raise typer.BadParameter("give --split or --no-split, not both")
     return {key: value for key, value in body.items() if value is not None}
-
-
-def _evaluators(specs: list[str] | None) -> list[dict[str, Any]] | None:
-    if not specs:
-        return None
-    bodies = []
-    for text in specs:
-        try:
-            spec = inline_files(text)
-        except InvalidInput as exc:
-            raise typer.BadParameter(str(exc), param_hint="--evaluator") from None
-        bodies.append({"name": spec.name, "options": spec.options, "target": spec.target})
-    return bodies
-
-
-def _parameters(items: list[str] | None) -> dict[str, Any]:
-    try:
-        return dict(parse_parameter(item) for item in items or [])
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--param") from None
 
 
 def _fractions(text: str | None) -> list[float] | None:
