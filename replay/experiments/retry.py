@@ -21,7 +21,8 @@ from typing import Any
 
 import openai
 
-from replay.errors import ProviderError, ProviderUnreachable
+from replay.errors import ProviderError, ProviderTimeout, ProviderUnreachable
+from replay.experiments.chat_client import ProviderHTTPError
 
 __all__ = ["RETRYABLE_STATUSES", "Backoff", "describe_failure", "is_retryable", "retry_after_seconds"]
 
@@ -55,7 +56,9 @@ def _status(error: BaseException) -> int | None:
 
 def is_retryable(error: BaseException) -> bool:
     """Whether a run that failed with ``error`` may succeed if tried again."""
-    if isinstance(error, openai.APIConnectionError | ProviderUnreachable):  # includes timeouts
+    if isinstance(
+        error, openai.APIConnectionError | ProviderUnreachable | ProviderTimeout
+    ):  # openai's includes timeouts
         return True
     status = _status(error)
     return status is not None and (status in RETRYABLE_STATUSES or status >= 500)
@@ -63,7 +66,11 @@ def is_retryable(error: BaseException) -> bool:
 
 def retry_after_seconds(error: BaseException) -> float | None:
     """The delay the provider asked for, from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    headers: Any = getattr(getattr(error, "response", None), "headers", None)
+    headers: Any = (
+        error.headers
+        if isinstance(error, ProviderHTTPError)
+        else getattr(getattr(error, "response", None), "headers", None)
+    )
     if headers is None:
         return None
     milliseconds = headers.get("retry-after-ms")

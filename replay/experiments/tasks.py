@@ -2,7 +2,8 @@
 
 :class:`PromptTask` fills a prompt version's template with the example's ``input`` as the variables, applies
 model/parameter overrides exactly as a replay does (:func:`replay.rebuild.build_request`) and makes one
-chat-completion call with an ``openai.AsyncOpenAI`` client (no retries of its own: the runner retries).
+chat-completion call through :class:`~replay.experiments.chat_client.ChatClient` (aiohttp; no retries of its own:
+the runner retries).
 Its output is the reply's text, or the assistant message (``role``, ``content``, ``tool_calls``) when the
 model called tools.
 
@@ -21,22 +22,20 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
-import openai
-import orjson
 from pydantic import ValidationError
 
 from collector.normalize.pricing import estimate_cost
 from replay.datasets.models import Example
 from replay.errors import InvalidInput, ProviderError
 from replay.evaluators.base import is_async_callable
+from replay.experiments.chat_client import ChatClient
 from replay.experiments.models import TaskConfig
 from replay.experiments.tracing import ExperimentTracer, RunLabels
 from replay.model_call import ModelOutput, request_body
@@ -118,8 +117,7 @@ class PromptTask:
             model=chosen,
             parameters=dict(parameters or {}),
         )
-        self._idle: list[openai.AsyncOpenAI] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client = ChatClient(provider.provider, timeout=request_timeout)
 
     def request(self, example: Example) -> ReplayRequest:
         """The call for one example; :class:`~replay.errors.VariablesMissing` names variables its input lacks."""
@@ -129,71 +127,24 @@ class PromptTask:
     async def run(self, example: Example, labels: RunLabels, tracer: ExperimentTracer | None) -> TaskOutput:
         request = self.request(example)
         body = request_body(request)
-        name = self.provider.provider.name
-        async with self._client() as client:
-            if tracer is None:
-                return _task_output(await _create(client, body, name))
-            with tracer.model_call(request, labels) as span:
-                output = await _create(client, body, name)
-                span.record(output)
-                return replace(_task_output(output), trace_id=span.trace_id, span_id=span.span_id)
+        if tracer is None:
+            return _task_output(await self._create(body))
+        with tracer.model_call(request, labels) as span:
+            output = await self._create(body)
+            span.record(output)
+            return replace(_task_output(output), trace_id=span.trace_id, span_id=span.span_id)
 
-    @asynccontextmanager
-    async def _client(self) -> AsyncIterator[openai.AsyncOpenAI]:
-        """An idle client of the running event loop (its connections belong to that loop), made when none is
-        idle — so there are as many as runs in flight, each with its own one-connection pool: httpx's pool scans
-        all its connections for every request, which at 32 runs in flight cost more CPU than the request."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._idle, self._loop = [], loop
-        client = self._idle.pop() if self._idle else self._new_client()
-        try:
-            yield client
-        finally:
-            if self._loop is loop:
-                self._idle.append(client)
-
-    def _new_client(self) -> openai.AsyncOpenAI:
-        provider = self.provider.provider
-        return openai.AsyncOpenAI(
-            base_url=provider.base_url,
-            api_key=provider.api_key,
-            max_retries=0,
-            timeout=self.request_timeout,
-            http_client=openai.DefaultAsyncHttpxClient(verify=_tls()),
-        )
+    async def _create(self, body: dict[str, Any]) -> ModelOutput:
+        """One chat completion; ``extra_body`` is merged into the JSON as the ``openai`` client would."""
+        payload = {key: value for key, value in body.items() if key != "extra_body"}
+        payload.update(body.get("extra_body") or {})
+        started = time.perf_counter()
+        completion = await self._client.create(payload)
+        latency_ms = (time.perf_counter() - started) * 1000
+        return _model_output(completion, latency_ms, self.provider.provider.name)
 
     async def aclose(self) -> None:
-        if self._loop is asyncio.get_running_loop():
-            for client in self._idle:
-                await client.close()
-        self._idle, self._loop = [], None
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every client: loading the CA store takes ~0.1 s, a client per run in flight would
-    pay it each time."""
-    return ssl.create_default_context()
-
-
-async def _create(client: openai.AsyncOpenAI, body: dict[str, Any], provider: str) -> ModelOutput:
-    """One chat completion through the client's low-level ``post``: the typed ``create`` would re-check and
-    transform the already-plain request and build pydantic objects of the reply, which costs more CPU than the
-    HTTP exchange itself at experiment rates (measured: ~1 ms a call). Status errors, timeouts and connection
-    errors are the client's own, as with ``create``."""
-    payload = {key: value for key, value in body.items() if key != "extra_body"}
-    payload.update(body.get("extra_body") or {})
-    started = time.perf_counter()
-    raw = await client.post("/chat/completions", body=payload, cast_to=bytes)
-    latency_ms = (time.perf_counter() - started) * 1000
-    try:
-        completion = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ProviderError(
-            f"provider {provider!r} answered with something that is not JSON", provider=provider
-        ) from None
-    return _model_output(completion, latency_ms, provider)
+        await self._client.aclose()
 
 
 def _model_output(completion: Any, latency_ms: float, provider: str) -> ModelOutput:
