@@ -1,6 +1,7 @@
 """Model providers: the OpenAI-compatible endpoints a replay can call, and how one is chosen.
 
-Three kinds, all reached through the ``openai`` package (see :mod:`replay.model_call`):
+Three kinds, all reached through the ``openai`` package (see :mod:`replay.model_call`; experiments post the
+same requests with aiohttp, see :mod:`replay.experiments.chat_client`):
 
 - ``openai`` — configured by the standard environment: ``OPENAI_API_KEY`` and/or ``OPENAI_BASE_URL``
   (without ``OPENAI_BASE_URL`` the ``openai`` package's own default endpoint is used). Absent when neither is set.
