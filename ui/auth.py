@@ -17,7 +17,7 @@ class Unauthorized(CollectorError):
     status_code = 401
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     """Refuse the request unless it carries ``Authorization: Bearer <SPANLAB_API_KEY>`` (when a key is set)."""
     expected = request.app.state.settings.api_key
     if not expected:

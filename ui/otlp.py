@@ -21,7 +21,7 @@ from collector.ingest.otlp import (
     encode_response,
     parse_content_type,
 )
-from ui.deps import get_collector
+from ui.deps import collector_of
 
 __all__ = ["router"]
 
@@ -42,7 +42,7 @@ async def export_logs(request: Request) -> Response:
 
 
 async def _export(request: Request, kind: ExportKind) -> Response:
-    collector = get_collector(request)
+    collector = collector_of(request)
     encoding = Encoding.JSON
     try:
         encoding = parse_content_type(request.headers.get("content-type"))

@@ -122,8 +122,8 @@ def _proxy_for(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``), read
     once: aiohttp's own ``trust_env`` also looks up ``~/.netrc`` in a worker thread on every request."""
     parts = urlsplit(url)
-    proxy = urllib.request.getproxies_environment().get(parts.scheme)
-    if not proxy or urllib.request.proxy_bypass_environment(parts.hostname or ""):
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
         return None
     return proxy
 

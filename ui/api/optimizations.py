@@ -16,7 +16,7 @@ from optimizer.runs import OptimizationRequest, OptimizationService
 from replay.errors import InvalidInput
 from replay.providers import ProviderRegistry
 from ui.api.replays import providers
-from ui.deps import get_store
+from ui.deps import collector_of
 
 __all__ = ["get_service", "router"]
 
@@ -34,7 +34,7 @@ def get_service(request: Request) -> OptimizationService:
         service: OptimizationService | None = getattr(request.app.state, "optimizations", None)
         if service is None:
             tracer = getattr(request.app.state, "experiment_tracer", None)
-            service = OptimizationService(get_store(request), tracer=tracer)
+            service = OptimizationService(collector_of(request).store, tracer=tracer)
             request.app.state.optimizations = service
     return service
 
