@@ -90,15 +90,15 @@ def resolve_span(con: duckdb.DuckDBPyConnection, span_id: str, *, trace_id: str 
 
 
 def find_span(con: duckdb.DuckDBPyConnection, span_id: str, *, trace_id: str | None, columns: str) -> tuple[Any, ...]:
-    """``columns`` of the one span with this id (in ``trace_id`` when given), in a single scan.
+    """``columns`` of the one span with this id (in ``trace_id`` when given).
 
     Raises :class:`NotFound` when no span matches and :class:`AmbiguousSpan` when several traces share the
     span id and ``trace_id`` was not given.
     """
-    where, params = "span_id = ?", [span_id]
-    if trace_id is not None:
-        where, params = "trace_id = ? AND span_id = ?", [trace_id, span_id]
-    rows = con.execute(f"SELECT {columns} FROM spans WHERE {where} LIMIT 2", params).fetchall()
+    # By span id alone, then the trace in Python: DuckDB uses the span_id index for ``span_id = ?`` but falls
+    # back to a full scan once ``trace_id = ?`` joins it (~35 ms instead of ~1 ms at a million spans).
+    found = con.execute(f"SELECT trace_id, {columns} FROM spans WHERE span_id = ?", [span_id]).fetchall()
+    rows = [row[1:] for row in found if trace_id is None or row[0] == trace_id]
     if not rows:
         scope = f" in trace {trace_id}" if trace_id else ""
         raise NotFound(f"no span with id {span_id}{scope}")
