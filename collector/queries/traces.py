@@ -53,6 +53,7 @@ from collector.store.database import Store
 __all__ = [
     "AGGREGATE_SLACK",
     "MAX_TREE_SPANS",
+    "SEARCH_FIRST_WINDOW",
     "SpanNode",
     "TraceDetail",
     "TraceSummary",
@@ -62,6 +63,7 @@ __all__ = [
 
 MAX_TREE_SPANS = 10_000
 AGGREGATE_SLACK = timedelta(minutes=5)
+SEARCH_FIRST_WINDOW = 1 / 16  # of the stored time range, where a text search looks first
 _ROOT_FIELDS = (
     "trace_id",
     "span_id",
@@ -160,24 +162,75 @@ def list_traces(
 ) -> Page[TraceSummary]:
     """Traces matching every filter, newest first; ``cursor`` continues a previous page."""
     where = _root_where(filters)
+    after: datetime | None = None
     if cursor is not None:
         after, (trace_id,) = decode_cursor(cursor, "trace", 1)
         where.add("start_time <= ? AND (start_time < ? OR trace_id < ?)", after, after, trace_id)
-    # Only the keys in the Top-N: DuckDB reads every selected column of every row that passes the filters
-    # before it keeps the first n, and the previews (input/output values) of ~300,000 roots cost ~0.5 s.
-    sql = (
-        f"SELECT trace_id, span_id, start_time FROM spans WHERE {where.sql()} "
-        "ORDER BY start_time DESC, trace_id DESC, span_id LIMIT ?"
-    )
 
     def query(con: duckdb.DuckDBPyConnection) -> Page[TraceSummary]:
-        keys = con.execute(sql, [*where.params, limit + 1]).fetchall()
+        if filters.q is None:
+            keys = _top_keys(con, where, limit + 1)
+        else:
+            keys = _newest_first(con, filters, where, limit + 1, after)
         data = _summaries(con, _first_roots(_root_rows(con, keys[:limit])))
         last = data[-1] if len(keys) > limit and data else None
         next_cursor = encode_cursor("trace", last.start_time.replace(tzinfo=None), last.trace_id) if last else None
         return Page(data=data, next_cursor=next_cursor)
 
     return store.read(query)
+
+
+def _top_keys(con: duckdb.DuckDBPyConnection, where: Where, count: int) -> list[tuple[Any, ...]]:
+    """(trace id, span id, start time) of the ``count`` newest roots matching ``where``."""
+    # Only the keys in the Top-N: DuckDB reads every selected column of every row that passes the filters
+    # before it keeps the first n, and the previews (input/output values) of ~300,000 roots cost ~0.5 s.
+    sql = (
+        f"SELECT trace_id, span_id, start_time FROM spans WHERE {where.sql()} "
+        "ORDER BY start_time DESC, trace_id DESC, span_id LIMIT ?"
+    )
+    return [tuple(row) for row in con.execute(sql, [*where.params, count]).fetchall()]
+
+
+def _newest_first(
+    con: duckdb.DuckDBPyConnection, filters: SpanFilters, where: Where, count: int, after: datetime | None
+) -> list[tuple[Any, ...]]:
+    """:func:`_top_keys` for a text search, which must read the text of every span it looks at: first in the
+    newest :data:`SEARCH_FIRST_WINDOW` of the time range only — where a word found in ~1 % of spans has its
+    page (at 1M spans ~70 instead of ~700 ms) — then, when that did not fill the page, in the rest. The two
+    passes are disjoint in root start time, so their results are simply concatenated; a rare word pays one
+    extra look at the newest part (~6 %)."""
+    everywhere = Where(list(where.clauses), list(where.params))
+    everywhere.extend(_matching_traces(filters, since=None))
+    row = con.execute("SELECT min(start_time), max(start_time) FROM spans").fetchone()
+    if row is None or row[0] is None:
+        return []
+    lower = max(row[0], filters.start) if filters.start is not None else row[0]
+    upper = min(row[1], after) if after is not None else row[1]
+    if filters.end is not None:
+        upper = min(upper, filters.end)
+    if upper <= lower:
+        return _top_keys(con, everywhere, count)
+    split = upper - (upper - lower) * SEARCH_FIRST_WINDOW
+    newest = Where(list(where.clauses), list(where.params))
+    newest.add("start_time >= ?", split)
+    # a matching span of a root in the window started after the root (AGGREGATE_SLACK covers clock skew)
+    newest.extend(_matching_traces(filters, since=split - AGGREGATE_SLACK))
+    keys = _top_keys(con, newest, count)
+    if len(keys) >= count:
+        return keys
+    everywhere.add("start_time < ?", split)
+    return keys + _top_keys(con, everywhere, count - len(keys))
+
+
+def _matching_traces(filters: SpanFilters, *, since: datetime | None) -> Where:
+    """``trace_id IN (traces with a span matching the span-level filters)``, those spans started ≥ ``since``."""
+    where = Where()
+    any_span = span_conditions(filters)
+    if since is not None:
+        any_span.add("start_time >= ?", since)
+    if any_span.clauses:
+        where.add(f"trace_id IN (SELECT trace_id FROM spans WHERE {any_span.sql()})", *any_span.params)
+    return where
 
 
 def _root_rows(con: duckdb.DuckDBPyConnection, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -208,9 +261,8 @@ def _root_where(filters: SpanFilters) -> Where:
         where.add(f"trace_id IN ({_ERROR_TRACES})")
     elif filters.status is not None:
         where.add(f"status_code = ? AND trace_id NOT IN ({_ERROR_TRACES})", filters.status)
-    any_span = span_conditions(filters)
-    if any_span.clauses:
-        where.add(f"trace_id IN (SELECT trace_id FROM spans WHERE {any_span.sql()})", *any_span.params)
+    if filters.q is None:  # with a text search, the passes of _newest_first add it
+        where.extend(_matching_traces(filters, since=None))
     if filters.min_tokens is not None:
         where.add(
             f"trace_id IN (SELECT trace_id FROM spans GROUP BY trace_id HAVING sum({TOKENS_SQL}) >= ?)",

@@ -253,6 +253,33 @@ def test_listing_aggregates_spans_near_the_roots_and_get_trace_all_of_them(store
     assert get_trace(store, tid(9)).span_count == 3
 
 
+def test_text_search_looks_in_the_newest_part_first_and_then_in_the_rest(store: Store) -> None:
+    """160 traces a minute apart, so the first pass covers the newest 10 of them. "needle" is in the child
+    of every 7th trace; pages of 3 must come newest first, each trace once, across both passes and with
+    cursors, exactly as a plain scan would list them."""
+    rows = []
+    for n in range(1, 161):
+        rows.append(span_row(n, n * 10, seconds=60 * n))
+        text = f"a needle in trace {n}" if n % 7 == 0 else f"hay {n}"
+        rows.append(llm(n, n * 10 + 1, n * 10, 60 * n + 1, input_value=text))
+    insert_spans(store, rows)
+    expected = [n for n in range(160, 0, -1) if n % 7 == 0]
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = list_traces(store, SpanFilters(q="NEEDLE"), limit=3, cursor=cursor)
+        seen += [int(row.trace_id, 16) for row in page.data]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected
+    one_page = list_traces(store, SpanFilters(q="needle"), limit=50).data
+    assert [int(row.trace_id, 16) for row in one_page] == expected, "a page filled from both passes"
+    late = list_traces(store, SpanFilters(q="needle", end=T0 + timedelta(minutes=50)), limit=2).data
+    assert [int(row.trace_id, 16) for row in late] == [49, 42], "the window follows the end filter"
+    assert list_traces(store, SpanFilters(q="absent")).data == []
+
+
 def test_build_tree_keeps_spans_on_a_parent_cycle(store: Store) -> None:
     insert_spans(
         store,
