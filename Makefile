@@ -25,5 +25,5 @@ test: lint
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/queries.py
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.queries

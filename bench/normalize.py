@@ -42,9 +42,7 @@ def openinference_span() -> dict[str, Any]:
         "llm.system": "openai",
         "llm.provider": "openai",
         "llm.model_name": "gpt-4o-mini-2024-07-18",
-        "llm.invocation_parameters": json.dumps(
-            {"model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 400}
-        ),
+        "llm.invocation_parameters": json.dumps({"model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 400}),
         "llm.tools.0.tool.json_schema": json.dumps(TOOL_SCHEMA),
         f"{p}.0.message.role": "system",
         f"{p}.0.message.content": SYSTEM,
