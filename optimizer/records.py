@@ -25,10 +25,11 @@ from optimizer.progress import OptimizationProgress
 from optimizer.result import OptimizationResult
 from optimizer.split import DatasetSplit
 
-__all__ = ["MAX_LIST", "OptimizationRecords", "OptimizationRun", "OptimizationStatus"]
+__all__ = ["MAX_LIST", "SERVER_STOPPED", "OptimizationRecords", "OptimizationRun", "OptimizationStatus"]
 
 MAX_LIST = 200
 OptimizationStatus = Literal["running", "completed", "failed", "cancelled", "interrupted"]
+SERVER_STOPPED = "the server stopped while the optimization ran"  # the error of an ``interrupted`` run
 _COLUMNS = (
     "id, name, status, prompt, prompt_version, dataset, dataset_version, request, split, progress, result, "
     "saved_version, error, created_at, updated_at, finished_at"
@@ -120,7 +121,7 @@ class OptimizationRecords:
             row = con.execute("SELECT count(*) FROM optimizations WHERE status = 'running'").fetchone()
             con.execute(
                 "UPDATE optimizations SET status = 'interrupted', error = ?, finished_at = ? WHERE status = 'running'",
-                ["the server stopped while the optimization ran", _naive(datetime.now(UTC))],
+                [SERVER_STOPPED, _naive(datetime.now(UTC))],
             )
             return int(row[0]) if row else 0
 

@@ -33,7 +33,7 @@ from optimizer.errors import OptimizationCancelled, OptimizationConflict, Optimi
 from optimizer.loop import PromptOptimization
 from optimizer.progress import OptimizationEvent, OptimizationProgress
 from optimizer.recording import ExperimentRef
-from optimizer.records import OptimizationRecords, OptimizationRun
+from optimizer.records import SERVER_STOPPED, OptimizationRecords, OptimizationRun
 from optimizer.result import OptimizationResult
 from optimizer.saving import save_winner
 from replay.datasets.store import DatasetStore
@@ -161,6 +161,7 @@ class OptimizationService:
         self.max_running = max_running
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
+        self._stopping = False
         self.records.mark_interrupted()
 
     def start(
@@ -234,6 +235,8 @@ class OptimizationService:
         job = _Job(run, optimization, request, progress)
         optimization.on_event = functools.partial(self._progress, job)
         with self._lock:
+            if self._stopping:
+                raise OptimizationConflict("the server is stopping; start the optimization again once it is back")
             running = sum(1 for other in self._jobs.values() if other.thread and other.thread.is_alive())
             if running >= self.max_running:
                 raise OptimizationConflict(f"{running} optimizations are running already; wait for one or cancel one")
@@ -265,6 +268,19 @@ class OptimizationService:
         job.optimization.cancel()
         return self.get(run_id)
 
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Cancel every running optimization and wait (at most ``timeout`` seconds) for them to wind down; each is
+        recorded ``interrupted`` (the server stopped), before the store closes. Call when the server stops."""
+        with self._lock:
+            self._stopping = True
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.optimization.cancel()
+        deadline = time.monotonic() + timeout
+        for job in jobs:
+            if job.thread is not None:
+                job.thread.join(max(0.0, deadline - time.monotonic()))
+
     def wait(self, run_id: str, *, timeout: float) -> bool:
         """Wait until a run started here has ended; False when it is still running after ``timeout`` seconds."""
         job = self._jobs.get(run_id)
@@ -288,6 +304,9 @@ class OptimizationService:
             result = job.optimization.run(jobs=job.request.jobs)
             with job.lock:
                 progress = job.progress.model_copy(update={"phase": "done"})
+            if result.stop_reason == "cancelled" and self._stopping:
+                self._fail(job, "interrupted", SERVER_STOPPED)
+                return
             if result.stop_reason == "cancelled":
                 self.records.finish(run_id, status="cancelled", progress=progress, result=result)
                 return
@@ -301,7 +320,10 @@ class OptimizationService:
             progress.note(OptimizationEvent(kind="saved", message=note))
             self.records.finish(run_id, status="completed", progress=progress, result=result, saved_version=saved)
         except OptimizationCancelled as exc:
-            self._fail(job, "cancelled", str(exc))
+            if self._stopping:
+                self._fail(job, "interrupted", SERVER_STOPPED)
+            else:
+                self._fail(job, "cancelled", str(exc))
         except Exception as exc:
             _log.exception("optimization %s failed", run_id)
             self._fail(job, "failed", describe(exc))
@@ -322,7 +344,7 @@ class OptimizationService:
         tagged = f", tagged {saved.tag}" if saved.tag else ""
         return saved.version.ref, f"{saved.note}{tagged}"
 
-    def _fail(self, job: _Job, status: Literal["failed", "cancelled"], error: str) -> None:
+    def _fail(self, job: _Job, status: Literal["failed", "cancelled", "interrupted"], error: str) -> None:
         try:
             with job.lock:
                 progress = job.progress

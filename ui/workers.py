@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from collector.service import Collector
+from optimizer.runs import OptimizationService
 from replay.experiments.online import OnlineEvaluator
 from replay.experiments.service import ExperimentService
 from replay.experiments.tracing import ExperimentTracer
@@ -52,12 +53,15 @@ def start_workers(app: FastAPI, url: str) -> None:
 
 
 def stop_workers(app: FastAPI) -> None:
-    """Stop online evaluation, cancel running experiments (recorded as failed: the server stopped) and flush
-    their spans; call before the collector closes."""
+    """Stop online evaluation, cancel running experiments (recorded as failed: the server stopped) and
+    optimizations (recorded as interrupted), and flush their spans; call before the collector closes."""
     evaluator: OnlineEvaluator | None = app.state.online_evaluator
     if evaluator is not None:
         evaluator.stop()
     app.state.experiments.stop()
+    optimizations: OptimizationService | None = getattr(app.state, "optimizations", None)  # made on first use
+    if optimizations is not None:
+        optimizations.stop()
     app.state.experiment_tracer.shutdown()
 
 

@@ -5,10 +5,13 @@ and every kind of bad request refused with nothing stored."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import duckdb
 import pytest
 
 from tests.fakeopenai import FakeOpenAI
@@ -92,6 +95,34 @@ def test_a_running_optimization_can_be_cancelled(server: ServerProcess, fake_ope
     assert [v["version"] for v in call(server, "GET", "/api/v1/prompts/triage-cancel/versions").json()["data"]] == [1]
     live = call(server, "GET", f"/api/v1/optimizations/{run['id']}/score-history.svg")
     assert live.status_code == 200 and "cancelled" in live.text
+
+
+def test_stopping_the_server_interrupts_a_running_optimization(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    db = tmp_path / "spanlab.duckdb"
+    env = {**fake_openai.client_env(), "SPANLAB_PROVIDERS": "{}"}
+    own = start_server(db, env=env)
+    try:
+        setup_prompt_and_dataset(own, "triage-stop")
+        fake_openai.script.set_latency(0.2)
+        body = {"prompt": "triage-stop", "dataset": "triage-stop", "max_iterations": 50, "jobs": 1, "retries": 0}
+        run = call(own, "POST", "/api/v1/optimizations", body).json()
+        wait_for(lambda: fake_openai.requests or None, timeout=30, interval=0.05, what="the optimization's first call")
+        started = time.monotonic()
+        assert own.stop() == 0, "\n".join(own.output)
+        assert time.monotonic() - started < 20, "the running optimization held up the stop"
+        assert "Traceback" not in "\n".join(own.output)
+    finally:
+        own.stop()
+    with duckdb.connect(str(db), read_only=True) as con:  # recorded by the stopping server itself
+        status = con.execute("SELECT status FROM optimizations WHERE id = ?", [run["id"]]).fetchall()
+    assert status == [("interrupted",)]
+    again = start_server(db, env=env)
+    try:
+        stored = call(again, "GET", f"/api/v1/optimizations/{run['id']}").json()
+        assert stored["status"] == "interrupted" and stored["error"] == "the server stopped while the optimization ran"
+        assert stored["finished_at"] is not None and stored["saved_version"] is None
+    finally:
+        assert again.stop() == 0
 
 
 GOOD = {"prompt": "triage-bad", "dataset": "triage-bad"}
