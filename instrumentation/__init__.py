@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from instrumentation.background import flush as flush_spans
     from instrumentation.context import PromptInfo, PromptMessages, using_attributes, using_prompt
     from instrumentation.feedback import feedback, flush_feedback
     from instrumentation.openai import OpenAIInstrumentor
@@ -25,6 +26,7 @@ __all__ = [
     "capture_span_ids",
     "feedback",
     "flush_feedback",
+    "flush_spans",
     "last_span_id",
     "register",
     "using_attributes",
@@ -38,6 +40,7 @@ _HOMES = {
     "capture_span_ids": "instrumentation.spans",
     "feedback": "instrumentation.feedback",
     "flush_feedback": "instrumentation.feedback",
+    "flush_spans": "instrumentation.background",
     "last_span_id": "instrumentation.spans",
     "register": "instrumentation.register",
     "using_attributes": "instrumentation.context",
@@ -45,10 +48,14 @@ _HOMES = {
 }
 
 
+# Names that differ from the one in their home module.
+_ORIGINAL_NAMES = {"flush_spans": "flush"}
+
+
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'instrumentation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(importlib.import_module(home), _ORIGINAL_NAMES.get(name, name))
     globals()[name] = value
     return value

@@ -4,7 +4,10 @@
 whose matches become ``[REDACTED]``. It runs on every text before it is put on a span: message
 contents, tool-call arguments and results, system instructions, replies and prompt variables.
 Structural data (tool definitions, response formats, parameters, prompt templates) is recorded as
-is. If the hook raises, the call's content is left out entirely — never recorded unredacted.
+is. If the hook raises, the call's content is left out entirely — never recorded unredacted. When the
+spans are exported in batches, the hook runs on the thread that finishes them
+(:mod:`instrumentation.background`), not on the one that made the call: it must not depend on that
+thread's state.
 """
 
 from __future__ import annotations

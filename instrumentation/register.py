@@ -17,7 +17,8 @@ instruments the ``openai`` package. Where each setting comes from, first match w
 - headers: ``headers=`` → ``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`` (read by the exporter).
 
 ``batch=False`` exports each span as it ends (a script or a test); the default batches in the
-background and flushes at exit.
+background and flushes at exit. The provider's ``force_flush()`` and ``shutdown()`` first wait for the LLM
+calls still being recorded in the background (:mod:`instrumentation.provider`).
 """
 
 from __future__ import annotations
@@ -153,9 +154,9 @@ def _resource(settings: ClientSettings, project: str | None, extra: Mapping[str,
 
 
 def _provider(resource: Any) -> TracerProvider:
-    from opentelemetry.sdk.trace import TracerProvider
+    from instrumentation.provider import SpanlabTracerProvider
 
-    return TracerProvider(resource=resource)
+    return SpanlabTracerProvider(resource=resource)
 
 
 def _exporter(protocol: str, endpoint: str, headers: Mapping[str, str] | None) -> SpanExporter:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from instrumentation import prompts
+    from instrumentation.background import flush as flush_spans
     from instrumentation.context import PromptInfo, PromptMessages, using_attributes, using_prompt
     from instrumentation.feedback import feedback, flush_feedback
     from instrumentation.openai import OpenAIInstrumentor
@@ -33,6 +34,7 @@ __all__ = [
     "capture_span_ids",
     "feedback",
     "flush_feedback",
+    "flush_spans",
     "last_span_id",
     "prompts",
     "register",

@@ -17,7 +17,12 @@ Nothing is patched on import. ``instrument()`` wraps, on the sync and async clie
   (:mod:`instrumentation.redaction`).
 
 What a span holds is described in :mod:`.chat`, :mod:`.responses`, :mod:`.embeddings` and
-:mod:`.request`; how streams end their span in :mod:`.streams`. Registered under the
+:mod:`.request`; how streams end their span in :mod:`.streams`. The span starts on the application's
+thread. When the provider's span processors batch (``BatchSpanProcessor``, as ``register()`` sets up),
+its attributes are made and it is ended on a background thread right after the call
+(:mod:`instrumentation.background`, :mod:`.tracing`), and :func:`flush` waits for that:
+``uninstrument()``, the providers ``register()`` builds and interpreter exit flush by themselves, an
+application flushing a ``TracerProvider`` of its own calls :func:`flush` first. Registered under the
 ``opentelemetry_instrumentor`` entry point as ``spanlab_openai``.
 """
 
@@ -33,18 +38,21 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
+from instrumentation.background import flush
 from instrumentation.config import client_settings
 from instrumentation.openai.chat import ChatOperation
 from instrumentation.openai.embeddings import EmbeddingsOperation
 from instrumentation.openai.request import set_sentinels
 from instrumentation.openai.responses import ResponsesOperation
+from instrumentation.openai.tracing import Tracing
 from instrumentation.openai.wrappers import Operation, async_wrapper, sync_wrapper
 from instrumentation.redaction import ContentPolicy, redactor
 
-__all__ = ["OpenAIInstrumentor"]
+__all__ = ["OpenAIInstrumentor", "flush"]
 
 SCOPE = "spanlab.instrumentation.openai"
 _INSTRUMENTS = ("openai >= 1.40",)
+_FLUSH_TIMEOUT_SECONDS = 30.0
 _CHAT, _RESPONSES, _EMBEDDINGS = ChatOperation(), ResponsesOperation(), EmbeddingsOperation()
 # (module, class, method, operation, async)
 _TARGETS: tuple[tuple[str, str, str, Operation, bool], ...] = (
@@ -93,7 +101,7 @@ class OpenAIInstrumentor(BaseInstrumentor):
             capture=client_settings().capture_content if capture is None else bool(capture),
             redact=redactor(kwargs.get("redact")),
         )
-        tracer = trace.get_tracer(SCOPE, _version(), kwargs.get("tracer_provider"))
+        tracing = Tracing(trace.get_tracer(SCOPE, _version(), kwargs.get("tracer_provider")), policy)
         import openai
 
         set_sentinels(
@@ -101,11 +109,12 @@ class OpenAIInstrumentor(BaseInstrumentor):
         )
         for owner, method, operation, is_async in _targets():
             if is_async:
-                wrapper = async_wrapper(tracer, operation, policy, openai.AsyncStream)
+                wrapper = async_wrapper(tracing, operation, openai.AsyncStream)
             else:
-                wrapper = sync_wrapper(tracer, operation, policy, openai.Stream)
+                wrapper = sync_wrapper(tracing, operation, openai.Stream)
             wrap_function_wrapper(owner, method, wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, method, _, _ in _targets():
             unwrap(owner, method)
+        flush(_FLUSH_TIMEOUT_SECONDS)  # the spans of calls made while instrumented are complete on return

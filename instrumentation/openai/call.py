@@ -1,9 +1,13 @@
-"""One instrumented model call: the span it owns, ended exactly once, and the guard around every hook.
+"""One instrumented model call: its span, what it will record, ended exactly once, and the guard around every hook.
 
-Whatever happens — a reply, an API error, a stream exhausted, closed early, broken in the middle or
-dropped unread — :meth:`LLMCall.end` runs once and later calls are no-ops. Instrumentation code never
-raises into the application: :func:`guard` logs and swallows, the application's own exceptions pass
-through unchanged.
+The application's thread starts the span, fills in the snapshots (``request``, ``reply``) and calls
+:meth:`LLMCall.end`; then :meth:`LLMCall.record` turns the snapshots into attributes and ends the span
+at the time :meth:`~LLMCall.end` was called — on the background thread
+(:mod:`instrumentation.background`) when the spans are exported in batches, at once otherwise
+(:mod:`.tracing`). Whatever happens — a reply, an API error, a stream exhausted, closed early, broken in the middle or
+dropped unread — :meth:`~LLMCall.end` hands the call over once and later calls are no-ops.
+Instrumentation code never raises into the application: :func:`guard` logs and swallows, the
+application's own exceptions pass through unchanged.
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
 
 from instrumentation import semconv as sc
+from instrumentation.background import finish_later
 from instrumentation.redaction import ContentPolicy
 
-__all__ = ["LLMCall", "guard"]
+__all__ = ["LLMCall", "Reply", "RequestRecording", "guard"]
 
 _log = logging.getLogger("spanlab.instrumentation")
 T = TypeVar("T")
@@ -35,67 +41,125 @@ def guard(hook: Callable[..., T], *args: Any) -> T | None:
         return None
 
 
+class Reply(Protocol):
+    """A reply as recorded: immutable values copied from the ``openai`` result on the application's thread."""
+
+    @property
+    def error(self) -> str | None:
+        """A failure the reply itself reports (a failed Responses call): the span's status message."""
+        ...
+
+    def attributes(self, policy: ContentPolicy) -> dict[str, Any]:
+        """The reply's span attributes (on the background thread when the call is recorded there)."""
+        ...
+
+
+class RequestRecording(Protocol):
+    """The part of an operation :meth:`LLMCall.record` runs: a request snapshot's attributes."""
+
+    def request_attributes(self, request: Any, policy: ContentPolicy) -> dict[str, Any]: ...
+
+
 class LLMCall:
-    """The span of one call, plus what its recording needs (content policy, timing)."""
+    """The span of one call and the snapshots its attributes are made from."""
 
-    __slots__ = ("_ended", "_pending_ttfc", "broken", "first_chunk_at", "policy", "span", "started_at")
+    __slots__ = (
+        "_ended",
+        "_token",
+        "attributes_at_end",
+        "broken",
+        "end_time",
+        "error",
+        "later",
+        "operation",
+        "policy",
+        "reply",
+        "request",
+        "span",
+        "time_to_first_chunk",
+    )
 
-    def __init__(self, span: Span, policy: ContentPolicy) -> None:
+    def __init__(
+        self,
+        span: Span,
+        operation: RequestRecording,
+        policy: ContentPolicy,
+        request: Any,
+        later: bool,
+        attributes_at_end: dict[str, Any] | None = None,
+    ) -> None:
         self.span = span
+        self.later = later  # recorded on the background thread (else on the one that ends the call)
+        self.attributes_at_end = attributes_at_end  # those of the start the sampler did not need
+        self.operation = operation
         self.policy = policy
-        self.started_at = time.monotonic()
-        self.first_chunk_at: float | None = None
+        self.request = request  # the operation's request snapshot
+        self.reply: Reply | None = None
+        self.time_to_first_chunk: float | None = None  # seconds, streams only
         self.broken = False  # recording failed part-way: what was gathered is incomplete, so it is not recorded
+        self.error: BaseException | None = None
+        self.end_time = 0
         self._ended = False
-        self._pending_ttfc: float | None = None  # seconds to the first chunk, not yet on the span
+        self._token: object = None
 
-    def attach(self) -> object:
-        """Make the span current (so HTTP-level spans nest under it); pass the token to :meth:`detach`."""
-        return otel_context.attach(trace.set_span_in_context(self.span))
+    def attach(self, parent: Context) -> None:
+        """Make the span current, in ``parent`` (the current context), until :meth:`detach` (so HTTP-level
+        spans made inside nest under it)."""
+        self._token = otel_context.attach(trace.set_span_in_context(self.span, parent))
 
-    @staticmethod
-    def detach(token: object) -> None:
-        otel_context.detach(token)  # type: ignore[arg-type]
+    def detach(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]  # logs instead of raising
 
     def chunk_arrived(self) -> None:
-        """Note a stream chunk; the first one gives ``gen_ai.response.time_to_first_chunk`` (seconds).
-
-        Only the time is taken here; the attribute goes on the span with the next :meth:`set_attributes`
-        or at :meth:`end`, so a stream pays for one attribute batch instead of two.
-        """
-        if self.first_chunk_at is None:
-            self.first_chunk_at = time.monotonic()
-            self._pending_ttfc = self.first_chunk_at - self.started_at
-
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
-        """Put ``attributes`` on the span (with a pending time to first chunk; ``attributes`` may be extended)."""
-        if self._pending_ttfc is not None:
-            attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._pending_ttfc
-            self._pending_ttfc = None
-        if attributes:
-            self.span.set_attributes(attributes)
+        """Note the first stream chunk: ``gen_ai.response.time_to_first_chunk``."""
+        if self.time_to_first_chunk is None:
+            started = getattr(self.span, "start_time", None)
+            if isinstance(started, int):
+                self.time_to_first_chunk = (time.time_ns() - started) / 1e9
 
     @property
     def ended(self) -> bool:
         return self._ended
 
     def end(self, error: BaseException | None = None) -> None:
-        """End the span (once): with ``error``, status ERROR, the exception recorded and ``error.type`` set."""
+        """End the call (once): record it now, or hand it to the background thread, which ends the span at
+        this time. With ``error``, the span gets status ERROR, the exception recorded and ``error.type``.
+        """
         if self._ended:
             return
         self._ended = True
-        if self._pending_ttfc is not None:  # a stream that ended without recording its reply (broken, failed, dropped)
-            guard(self.set_attributes, {})
-        if error is not None:
-            guard(_record_error, self.span, error)
-        guard(self.span.end)
+        self.end_time = time.time_ns()
+        self.error = error
+        if self.later:
+            finish_later(self)
+        else:
+            self.record()
+
+    def record(self) -> None:
+        """Put the attributes on the span and end it (never raises)."""
+        span, policy, reply = self.span, self.policy, self.reply
+        attributes = dict(self.attributes_at_end or ())
+        attributes.update(guard(self.operation.request_attributes, self.request, policy) or {})
+        if reply is not None and not self.broken:
+            attributes.update(guard(reply.attributes, policy) or {})
+        if self.time_to_first_chunk is not None:
+            attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.time_to_first_chunk
+        guard(span.set_attributes, attributes)
+        if self.error is not None:
+            guard(_record_error, span, self.error)
+        elif reply is not None and reply.error is not None:
+            guard(span.set_status, Status(StatusCode.ERROR, reply.error))
+        guard(span.end, self.end_time)
 
 
 def _record_error(span: Span, error: BaseException) -> None:
     kind = type(error)
-    span.set_attribute(sc.ERROR_TYPE, f"{kind.__module__}.{kind.__qualname__}")
+    attributes: dict[str, Any] = {sc.ERROR_TYPE: f"{kind.__module__}.{kind.__qualname__}"}
     status_code = getattr(error, "status_code", None)
     if isinstance(status_code, int):
-        span.set_attribute(sc.HTTP_RESPONSE_STATUS_CODE, status_code)
+        attributes[sc.HTTP_RESPONSE_STATUS_CODE] = status_code
+    span.set_attributes(attributes)
     span.record_exception(error)
     span.set_status(Status(StatusCode.ERROR, str(error) or kind.__name__))

@@ -1,24 +1,27 @@
 """``chat.completions.create`` / ``.parse`` (and ``.stream``, which calls ``create``): request and reply attributes.
 
 A reply records one output message per choice (``n > 1`` gives several, in choice order), its tool
-calls, finish reasons, usage, response id and model. A stream is reassembled chunk by chunk by
-:class:`ChatStreamRecorder`: text deltas joined, tool-call deltas merged by index (their argument
-fragments may interleave with content and with other calls), the usage chunk of
+calls, finish reasons, usage, response id and model: :class:`ChatReply` copies them from the
+``ChatCompletion`` when the call returns, the background thread makes the attributes. A stream is
+reassembled chunk by chunk by :class:`ChatStreamRecorder`: text deltas joined, tool-call deltas merged by
+index (their argument fragments may interleave with content and with other calls), the usage chunk of
 ``stream_options={"include_usage": True}`` kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from instrumentation import semconv as sc
-from instrumentation.openai.call import LLMCall, guard
-from instrumentation.openai.messages import as_dict, input_messages, output_message, split_system
+from instrumentation.openai.call import guard
+from instrumentation.openai.messages import Redact, input_messages, output_message, split_system
 from instrumentation.openai.request import (
+    RequestSnapshot,
+    begin,
     context_attributes,
-    endpoint_attributes,
-    given,
     invocation_parameters,
     materialize,
     request_scalars,
@@ -26,8 +29,11 @@ from instrumentation.openai.request import (
 )
 from instrumentation.redaction import ContentPolicy
 
-__all__ = ["ChatOperation", "ChatStreamRecorder", "provider_of", "response_format_param", "usage_attributes"]
+__all__ = ["ChatOperation", "ChatReply", "ChatStreamRecorder", "usage_attributes"]
 
+_ITERABLE_ARGUMENTS = ("messages", "tools", "stop")
+_LEFT_OUT = frozenset({"extra_headers", "extra_query", "timeout"})  # transport options: never recorded
+_LEFT_OUT_WITHOUT_CONTENT = _LEFT_OUT | {"messages"}
 _OWN_FIELDS = frozenset({"model", "messages", "tools", "response_format"})
 _OUTPUT_TYPES = {"json_schema": "json", "json_object": "json", "text": "text"}
 
@@ -39,18 +45,6 @@ def _type_to_response_format() -> Any:
     return type_to_response_format_param
 
 
-def response_format_param(response_format: Any) -> Any:
-    """The ``response_format`` the client sends: a pydantic class becomes its strict JSON-schema format."""
-    if isinstance(response_format, type):
-        return _type_to_response_format()(response_format)
-    return as_dict(response_format)
-
-
-def provider_of(resource: Any) -> str:
-    """``gen_ai.provider.name``: ``azure.ai.openai`` for the Azure clients, ``openai`` for any other base URL."""
-    return "azure.ai.openai" if "Azure" in type(getattr(resource, "_client", None)).__name__ else "openai"
-
-
 def usage_attributes(usage: Any) -> dict[str, Any]:
     """Token counts of a chat, Responses or embeddings usage object (no total: it is their sum, and the
     collector adds it). Names are checked on the type: a missing attribute on a pydantic object is slow."""
@@ -59,13 +53,16 @@ def usage_attributes(usage: Any) -> dict[str, Any]:
     chat = _chat_usage(usage.__class__)
     input_tokens = usage.prompt_tokens if chat else getattr(usage, "input_tokens", None)
     output_tokens = getattr(usage, "completion_tokens" if chat else "output_tokens", None)
+    details = getattr(usage, "prompt_tokens_details" if chat else "input_tokens_details", None)
+    return _token_counts(input_tokens, output_tokens, getattr(details, "cached_tokens", None))
+
+
+def _token_counts(input_tokens: Any, output_tokens: Any, cached: Any) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     if isinstance(input_tokens, int):
         attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
     if isinstance(output_tokens, int):
         attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
-    details = getattr(usage, "prompt_tokens_details" if chat else "input_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None)
     if isinstance(cached, int) and cached:
         attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     return attributes
@@ -91,10 +88,6 @@ def _response_attributes(response_id: Any, model: Any, fingerprint: Any, tier: A
     return attributes
 
 
-def _index(choice: Any) -> Any:
-    return choice.index
-
-
 def _call_fields(call: Any) -> tuple[Any, Any, Any]:
     function = getattr(call, "function", None)
     if function is not None:
@@ -106,68 +99,55 @@ def _call_fields(call: Any) -> tuple[Any, Any, Any]:
 class ChatOperation:
     """How a chat completion call is recorded."""
 
-    operation = "chat"
-    iterable_arguments = ("messages", "tools", "stop")
+    def start(
+        self, resource: Any, kwargs: dict[str, Any], policy: ContentPolicy
+    ) -> tuple[str, dict[str, Any], RequestSnapshot]:
+        """(span name, attributes at start, request snapshot); may replace one-shot iterables in ``kwargs``."""
+        materialize(kwargs, _ITERABLE_ARGUMENTS)
+        left_out = _LEFT_OUT if policy.capture else _LEFT_OUT_WITHOUT_CONTENT
+        schema = kwargs.get("response_format")
+        if isinstance(schema, type):  # parse(response_format=Model)
+            left_out = left_out | {"response_format"}
+        else:
+            schema = None
+        return begin(
+            "chat",
+            resource,
+            kwargs,
+            left_out=left_out,
+            prompt_source=kwargs.get("messages"),
+            capture=policy.capture,
+            schema=schema,
+        )
 
-    def request(self, resource: Any, kwargs: dict[str, Any], policy: ContentPolicy) -> tuple[str, dict[str, Any]]:
-        """(span name, request attributes); may replace one-shot iterables in ``kwargs`` with lists."""
-        materialize(kwargs, self.iterable_arguments)
-        model = kwargs.get("model")
-        attributes: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: provider_of(resource)}
-        if isinstance(model, str):
-            attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        attributes.update(endpoint_attributes(resource))
-        params = invocation_parameters(kwargs, _OWN_FIELDS)
-        attributes.update(request_scalars(params))
+    def request_attributes(self, request: RequestSnapshot, policy: ContentPolicy) -> dict[str, Any]:
+        content = request.content()
+        arguments = content["arguments"]
+        params = invocation_parameters(arguments, _OWN_FIELDS)
+        attributes = request_scalars(params)
         if params:
             attributes[sc.SPANLAB_REQUEST_INVOCATION_PARAMETERS] = to_json(params)
-        tools = kwargs.get("tools")
-        if tools and given(tools):
-            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = to_json(list(tools))
-        response_format = kwargs.get("response_format")
-        if response_format is not None and given(response_format):
-            sent = response_format_param(response_format)
+        tools = arguments.get("tools")
+        if tools:
+            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = to_json(tools)
+        sent = _type_to_response_format()(request.schema) if request.schema else arguments.get("response_format")
+        if sent is not None:
             attributes[sc.SPANLAB_REQUEST_RESPONSE_FORMAT] = to_json(sent)
             output_type = _OUTPUT_TYPES.get(str(sent.get("type"))) if isinstance(sent, dict) else None
             if output_type is not None:
                 attributes[sc.GEN_AI_OUTPUT_TYPE] = output_type
-        messages = kwargs.get("messages")
-        if policy.capture and isinstance(messages, list | tuple):
-            attributes.update(guard(_input_attributes, list(messages), policy) or {})  # a failing redactor: no content
-        attributes.update(context_attributes(messages, policy))
-        return f"chat {model}" if isinstance(model, str) else "chat", attributes
+        messages = arguments.get("messages")
+        if policy.capture and isinstance(messages, list):
+            attributes.update(guard(_input_attributes, messages, policy) or {})  # a failing redactor: no content
+        attributes.update(context_attributes(request, content, policy))
+        return attributes
 
-    def response(self, call: LLMCall, result: Any) -> None:
-        """Record a ``ChatCompletion`` (anything else, such as a raw HTTP response, records nothing)."""
-        choices = getattr(result, "choices", None)
-        if not isinstance(choices, list):
-            return
-        attributes = _response_attributes(
-            result.id, result.model, getattr(result, "system_fingerprint", None), getattr(result, "service_tier", None)
-        )
-        attributes.update(usage_attributes(result.usage))
-        ordered = sorted(choices, key=_index) if len(choices) > 1 else choices
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [choice.finish_reason or "" for choice in ordered]
-        if call.policy.capture:
-            attributes.update(guard(_outputs, ordered, call.policy.redact) or {})
-        call.set_attributes(attributes)
+    def reply(self, result: Any) -> ChatReply | None:
+        """The reply of a ``ChatCompletion`` (anything else, such as a raw HTTP response, records nothing)."""
+        return ChatReply(result) if isinstance(getattr(result, "choices", None), list) else None
 
     def stream_recorder(self) -> ChatStreamRecorder:
         return ChatStreamRecorder()
-
-
-def _outputs(choices: list[Any], redact: Any) -> dict[str, Any]:
-    outputs = [
-        output_message(
-            choice.message.role,
-            choice.message.content,
-            [_call_fields(tool_call) for tool_call in choice.message.tool_calls or ()],
-            choice.finish_reason,
-            redact,
-        )
-        for choice in choices
-    ]
-    return {sc.GEN_AI_OUTPUT_MESSAGES: to_json(outputs)}
 
 
 def _input_attributes(messages: list[Any], policy: ContentPolicy) -> dict[str, Any]:
@@ -176,6 +156,53 @@ def _input_attributes(messages: list[Any], policy: ContentPolicy) -> dict[str, A
     if system is not None:
         attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json([{"type": "text", "content": policy.redact(system)}])
     return attributes
+
+
+def _outputs(choices: Iterable[tuple[Any, Any, Any, Any]], redact: Redact) -> dict[str, Any]:
+    """``gen_ai.output.messages`` of (role, text, tool calls, finish reason) choices."""
+    messages = [output_message(role, text, calls, finish, redact) for role, text, calls, finish in choices]
+    return {sc.GEN_AI_OUTPUT_MESSAGES: to_json(messages)}
+
+
+class ChatReply:
+    """A ``ChatCompletion`` as recorded: its choices (index, role, text, tool calls, finish reason), usage, id,
+    model, system fingerprint and service tier, copied when the call returns."""
+
+    __slots__ = ("choices", "fingerprint", "model", "response_id", "tier", "usage")
+    error: str | None = None
+
+    def __init__(self, completion: Any) -> None:
+        self.response_id = completion.id
+        self.model = completion.model
+        self.fingerprint = getattr(completion, "system_fingerprint", None)
+        self.tier = getattr(completion, "service_tier", None)
+        usage = completion.usage
+        self.usage = (
+            (
+                getattr(usage, "prompt_tokens", None),
+                getattr(usage, "completion_tokens", None),
+                getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None),
+            )
+            if usage is not None
+            else None
+        )
+        choices = []
+        for choice in completion.choices:
+            message = choice.message
+            calls = message.tool_calls
+            fields = [_call_fields(call) for call in calls] if calls else []
+            choices.append((choice.index, message.role, message.content, fields, choice.finish_reason))
+        self.choices = choices
+
+    def attributes(self, policy: ContentPolicy) -> dict[str, Any]:
+        attributes = _response_attributes(self.response_id, self.model, self.fingerprint, self.tier)
+        if self.usage is not None:
+            attributes.update(_token_counts(*self.usage))
+        ordered = sorted(self.choices, key=itemgetter(0)) if len(self.choices) > 1 else self.choices
+        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [choice[4] or "" for choice in ordered]
+        if policy.capture:
+            attributes.update(guard(_outputs, [choice[1:] for choice in ordered], policy.redact) or {})
+        return attributes
 
 
 class _Choice:
@@ -201,67 +228,82 @@ class _Choice:
                 if function.arguments:
                     entry[2].append(function.arguments)
 
-    def message(self, redact: Any) -> dict[str, Any]:
+    def fields(self) -> tuple[Any, Any, Any, Any]:
+        """(role, text, tool calls, finish reason), as :func:`_outputs` takes them."""
         text = "".join(self.texts) if self.texts else None
         calls = [(entry[0], entry[1], "".join(entry[2])) for _, entry in sorted(self.calls.items())]
-        return output_message(self.role, text, calls, self.finish_reason, redact)
+        return self.role, text, calls, self.finish_reason
 
 
 class ChatStreamRecorder:
-    """Reassembles a streamed chat completion from its chunks.
+    """Reassembles a streamed chat completion from its chunks; it is then the call's reply.
 
-    :meth:`add` runs once per chunk on the application's thread, so it does as little as it can: text
-    fragments are only appended (joined at the end), and what every chunk repeats (id, model, system
-    fingerprint, service tier) is read from the first and last chunk at :meth:`finish`.
+    :meth:`add` runs on the application's thread (a batch of chunks at a time), so it does as little as
+    it can: text fragments are only appended (joined on the background thread), and what every chunk
+    repeats (id, model, system fingerprint, service tier) is read from the first and last chunk when the
+    stream ends (:meth:`reply`), after which no chunk is read again.
     """
 
-    __slots__ = ("choices", "first", "last", "usage")
+    __slots__ = ("choices", "first", "last", "response", "usage")
+    error: str | None = None
 
     def __init__(self) -> None:
         self.choices: dict[int, _Choice] = {}
         self.first: Any = None
         self.last: Any = None
         self.usage: Any = None
+        self.response: tuple[Any, Any, Any, Any, dict[str, Any]] | None = None  # see reply()
 
-    def add(self, chunk: Any) -> None:
+    def add(self, chunks: list[Any]) -> None:
         if self.first is None:
-            self.first = chunk
-        self.last = chunk
-        choices = chunk.choices
-        done = not choices  # the usage chunk of include_usage has no choices
-        for choice in choices:
-            state = self.choices.get(choice.index)
-            if state is None:
-                state = self.choices[choice.index] = _Choice()
-                state.role = getattr(choice.delta, "role", None)
-            delta = choice.delta
-            if delta is not None:
-                content = delta.content
-                if content:
-                    state.texts.append(content)
-                if delta.tool_calls:
-                    state.add_calls(delta.tool_calls)
-            if choice.finish_reason:
-                state.finish_reason = choice.finish_reason
-                done = True
-        if done and chunk.usage is not None:  # some servers put usage on the last content chunk instead
-            self.usage = chunk.usage
+            self.first = chunks[0]
+        self.last = chunks[-1]
+        states = self.choices
+        for chunk in chunks:
+            choices = chunk.choices
+            done = not choices  # the usage chunk of include_usage has no choices
+            for choice in choices:
+                state = states.get(choice.index)
+                if state is None:
+                    state = states[choice.index] = _Choice()
+                    state.role = getattr(choice.delta, "role", None)
+                delta = choice.delta
+                if delta is not None:
+                    content = delta.content
+                    if content:
+                        state.texts.append(content)
+                    if delta.tool_calls:
+                        state.add_calls(delta.tool_calls)
+                if choice.finish_reason:
+                    state.finish_reason = choice.finish_reason
+                    done = True
+            if done and chunk.usage is not None:  # some servers put usage on the last content chunk instead
+                self.usage = chunk.usage
 
-    def finish(self, call: LLMCall) -> None:
+    def reply(self) -> ChatStreamRecorder | None:
+        """The stream's reply, once it ended (None when no chunk arrived); the chunks are let go."""
         first, last = self.first, self.last
         if first is None:
-            return
-        attributes = _response_attributes(
-            first.id, first.model, getattr(last, "system_fingerprint", None), getattr(last, "service_tier", None)
+            return None
+        self.response = (
+            first.id,
+            first.model,
+            getattr(last, "system_fingerprint", None),
+            getattr(last, "service_tier", None),
+            usage_attributes(self.usage),
         )
-        attributes.update(usage_attributes(self.usage))
+        self.first = self.last = self.usage = None
+        return self
+
+    def attributes(self, policy: ContentPolicy) -> dict[str, Any]:
+        if self.response is None:
+            return {}
+        response_id, model, fingerprint, tier, usage = self.response
+        attributes = _response_attributes(response_id, model, fingerprint, tier)
+        attributes.update(usage)
         ordered = [state for _, state in sorted(self.choices.items())]
         if ordered:
             attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [state.finish_reason or "" for state in ordered]
-            if call.policy.capture:
-                attributes.update(guard(_stream_outputs, ordered, call.policy.redact) or {})
-        call.set_attributes(attributes)
-
-
-def _stream_outputs(choices: list[_Choice], redact: Any) -> dict[str, Any]:
-    return {sc.GEN_AI_OUTPUT_MESSAGES: to_json([state.message(redact) for state in choices])}
+            if policy.capture:
+                attributes.update(guard(_outputs, [state.fields() for state in ordered], policy.redact) or {})
+        return attributes

@@ -12,7 +12,8 @@ the same exchange as a chat request would — what a replay through the chat API
   finish reason ``tool_call`` / ``stop`` / ``length`` / ``content_filter`` from the status.
 
 A stream is recorded from its final ``response.completed`` (or ``.incomplete`` / ``.failed``) event;
-a stream closed before it records the text deltas and function calls seen so far.
+a stream closed before it records the text deltas and function calls seen so far. What a reply records
+is copied into a :class:`ResponsesReply` when the call (or the stream) ends.
 """
 
 from __future__ import annotations
@@ -20,16 +21,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from opentelemetry.trace import Status, StatusCode
-
 from instrumentation import semconv as sc
-from instrumentation.openai.call import LLMCall, guard
-from instrumentation.openai.chat import provider_of, usage_attributes
+from instrumentation.openai.call import guard
+from instrumentation.openai.chat import usage_attributes
 from instrumentation.openai.messages import Redact, as_dict, content_parts, output_message, text_of
 from instrumentation.openai.request import (
+    RequestSnapshot,
+    begin,
     context_attributes,
-    endpoint_attributes,
-    given,
     invocation_parameters,
     materialize,
     request_scalars,
@@ -37,8 +36,12 @@ from instrumentation.openai.request import (
 )
 from instrumentation.redaction import ContentPolicy
 
-__all__ = ["ResponsesOperation", "ResponsesStreamRecorder", "input_items_messages"]
+__all__ = ["ResponsesOperation", "ResponsesReply", "ResponsesStreamRecorder", "input_items_messages"]
 
+_ITERABLE_ARGUMENTS = ("input", "tools")
+# Transport options are never recorded; text_format is a pydantic class, kept in the snapshot as it is.
+_LEFT_OUT = frozenset({"extra_headers", "extra_query", "timeout", "text_format"})
+_LEFT_OUT_WITHOUT_CONTENT = _LEFT_OUT | {"input", "instructions"}
 _OWN_FIELDS = frozenset({"model", "input", "instructions", "tools", "text", "text_format"})
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
@@ -91,20 +94,6 @@ def input_items_messages(items: Any, redact: Redact) -> list[dict[str, Any]]:
     return messages
 
 
-def _output(response: Any, redact: Redact) -> tuple[dict[str, Any], str | None]:
-    """(the assistant message, its finish reason) of a ``Response``."""
-    texts: list[str] = []
-    calls: list[tuple[Any, Any, Any]] = []
-    for item in response.output or ():
-        if item.type == "message":
-            texts.extend(part.text for part in item.content if getattr(part, "type", None) == "output_text")
-        elif item.type == "function_call":
-            calls.append((item.call_id, item.name, item.arguments))
-    return output_message("assistant", "".join(texts) if texts else None, calls, None, redact), _finish(
-        response, bool(calls)
-    )
-
-
 def _finish(response: Any, has_calls: bool) -> str | None:
     status = getattr(response, "status", None)
     if status == "incomplete":
@@ -115,79 +104,57 @@ def _finish(response: Any, has_calls: bool) -> str | None:
     return "stop" if status == "completed" else status
 
 
-def _record_response(call: LLMCall, response: Any) -> None:
-    attributes: dict[str, Any] = {}
-    for attribute, value in (
-        (sc.GEN_AI_RESPONSE_ID, getattr(response, "id", None)),
-        (sc.GEN_AI_RESPONSE_MODEL, getattr(response, "model", None)),
-        (sc.OPENAI_RESPONSE_SERVICE_TIER, getattr(response, "service_tier", None)),
-    ):
-        if isinstance(value, str) and value:
-            attributes[attribute] = value
-    attributes.update(usage_attributes(getattr(response, "usage", None)))
-    has_calls = any(getattr(item, "type", None) == "function_call" for item in response.output or ())
-    finish = _finish(response, has_calls)
-    if finish is not None:
-        attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [finish]
-    if call.policy.capture:
-        attributes.update(guard(_output_attributes, response, call.policy.redact) or {})
-    call.set_attributes(attributes)
-    error = getattr(response, "error", None)
-    if getattr(response, "status", None) == "failed":
-        call.span.set_status(Status(StatusCode.ERROR, str(getattr(error, "message", None) or "response failed")))
-
-
-def _output_attributes(response: Any, redact: Redact) -> dict[str, Any]:
-    message, finish = _output(response, redact)
-    if finish is not None:
-        message["finish_reason"] = "tool_call" if finish == "tool_calls" else finish
-    return {sc.GEN_AI_OUTPUT_MESSAGES: to_json([message])}
-
-
 class ResponsesOperation:
     """How a Responses API call is recorded."""
 
-    operation = "chat"
-    iterable_arguments = ("input", "tools")
+    def start(
+        self, resource: Any, kwargs: dict[str, Any], policy: ContentPolicy
+    ) -> tuple[str, dict[str, Any], RequestSnapshot]:
+        """(span name, attributes at start, request snapshot); may replace one-shot iterables in ``kwargs``."""
+        materialize(kwargs, _ITERABLE_ARGUMENTS)
+        parsed_type = kwargs.get("text_format")
+        return begin(
+            "chat",
+            resource,
+            kwargs,
+            left_out=_LEFT_OUT if policy.capture else _LEFT_OUT_WITHOUT_CONTENT,
+            prompt_source=kwargs.get("input"),
+            capture=policy.capture,
+            schema=parsed_type if isinstance(parsed_type, type) else None,
+        )
 
-    def request(self, resource: Any, kwargs: dict[str, Any], policy: ContentPolicy) -> tuple[str, dict[str, Any]]:
-        materialize(kwargs, self.iterable_arguments)
-        model = kwargs.get("model")
-        attributes: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: provider_of(resource)}
-        if isinstance(model, str):
-            attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        attributes.update(endpoint_attributes(resource))
-        params = invocation_parameters(kwargs, _OWN_FIELDS)
-        text = as_dict(kwargs.get("text"))
+    def request_attributes(self, request: RequestSnapshot, policy: ContentPolicy) -> dict[str, Any]:
+        content = request.content()
+        arguments = content["arguments"]
+        params = invocation_parameters(arguments, _OWN_FIELDS)
+        text = arguments.get("text")
         text_format: Any = None
-        if isinstance(text, dict) and given(text):
-            text_format = as_dict(text.get("format"))
+        if isinstance(text, dict):
+            text_format = text.get("format")
             rest = {key: value for key, value in text.items() if key != "format"}
             if rest:
                 params["text"] = rest
-        parsed_type = kwargs.get("text_format")
-        if isinstance(parsed_type, type):
-            text_format = _type_to_text_format()(parsed_type)
-        attributes.update(request_scalars(params))
+        if request.schema is not None:
+            text_format = _type_to_text_format()(request.schema)
+        attributes = request_scalars(params)
         if params:
             attributes[sc.SPANLAB_REQUEST_INVOCATION_PARAMETERS] = to_json(params)
         response_format = _chat_response_format(text_format)
         if response_format is not None:
             attributes[sc.SPANLAB_REQUEST_RESPONSE_FORMAT] = to_json(response_format)
             attributes[sc.GEN_AI_OUTPUT_TYPE] = "text" if response_format["type"] == "text" else "json"
-        tools = kwargs.get("tools")
-        if tools and given(tools):
-            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = to_json(list(tools))
-        items = kwargs.get("input")
+        tools = arguments.get("tools")
+        if tools:
+            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = to_json(tools)
         if policy.capture:
-            attributes.update(guard(_input_attributes, items, kwargs.get("instructions"), policy) or {})
-        attributes.update(context_attributes(items, policy))
-        return f"chat {model}" if isinstance(model, str) else "chat", attributes
+            instructions = arguments.get("instructions")
+            attributes.update(guard(_input_attributes, arguments.get("input"), instructions, policy) or {})
+        attributes.update(context_attributes(request, content, policy))
+        return attributes
 
-    def response(self, call: LLMCall, result: Any) -> None:
-        """Record a ``Response`` (anything else, such as a raw HTTP response, records nothing)."""
-        if getattr(result, "object", None) == "response":
-            _record_response(call, result)
+    def reply(self, result: Any) -> ResponsesReply | None:
+        """The reply of a ``Response`` (anything else, such as a raw HTTP response, records nothing)."""
+        return ResponsesReply.of(result) if getattr(result, "object", None) == "response" else None
 
     def stream_recorder(self) -> ResponsesStreamRecorder:
         return ResponsesStreamRecorder()
@@ -198,9 +165,91 @@ def _input_attributes(items: Any, instructions: Any, policy: ContentPolicy) -> d
     if isinstance(instructions, str) and instructions:
         system = [{"type": "text", "content": policy.redact(instructions)}]
         attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(system)
-    if items is not None and given(items):
+    if items is not None:
         attributes[sc.GEN_AI_INPUT_MESSAGES] = to_json(input_items_messages(items, policy.redact))
     return attributes
+
+
+class ResponsesReply:
+    """A Responses reply as recorded, copied on the application's thread: ids, usage, finish reason, the
+    output text and function calls, and the failure the response or its stream reported.
+
+    ``complete`` is False for a stream that stopped before its final response: the reply then has what
+    arrived (the text deltas, finished function calls) and no finish reason.
+    """
+
+    __slots__ = ("calls", "complete", "error", "finish", "model", "response_id", "texts", "tier", "usage")
+
+    def __init__(
+        self,
+        *,
+        response_id: Any,
+        model: Any,
+        texts: list[str],
+        calls: list[tuple[Any, Any, Any]],
+        tier: Any = None,
+        usage: dict[str, Any] | None = None,
+        finish: str | None = None,
+        error: str | None = None,
+        complete: bool = True,
+    ) -> None:
+        self.response_id = response_id
+        self.model = model
+        self.tier = tier
+        self.usage = usage or {}
+        self.finish = finish
+        self.texts = texts
+        self.calls = calls
+        self.error = error
+        self.complete = complete
+
+    @classmethod
+    def of(cls, response: Any) -> ResponsesReply:
+        """The reply of a ``Response`` object."""
+        texts: list[str] = []
+        calls: list[tuple[Any, Any, Any]] = []
+        for item in response.output or ():
+            kind = getattr(item, "type", None)
+            if kind == "message":
+                texts.extend(part.text for part in item.content if getattr(part, "type", None) == "output_text")
+            elif kind == "function_call":
+                calls.append((item.call_id, item.name, item.arguments))
+        error = None
+        if getattr(response, "status", None) == "failed":
+            error = str(getattr(getattr(response, "error", None), "message", None) or "response failed")
+        return cls(
+            response_id=getattr(response, "id", None),
+            model=getattr(response, "model", None),
+            tier=getattr(response, "service_tier", None),
+            usage=usage_attributes(getattr(response, "usage", None)),
+            finish=_finish(response, bool(calls)),
+            texts=texts,
+            calls=calls,
+            error=error,
+        )
+
+    def attributes(self, policy: ContentPolicy) -> dict[str, Any]:
+        attributes: dict[str, Any] = {}
+        for attribute, value in (
+            (sc.GEN_AI_RESPONSE_ID, self.response_id),
+            (sc.GEN_AI_RESPONSE_MODEL, self.model),
+            (sc.OPENAI_RESPONSE_SERVICE_TIER, self.tier),
+        ):
+            if isinstance(value, str) and value:
+                attributes[attribute] = value
+        attributes.update(self.usage)
+        if self.finish is not None:
+            attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [self.finish]
+        if policy.capture and (self.complete or self.texts or self.calls):
+            attributes.update(guard(self._output, policy.redact) or {})
+        return attributes
+
+    def _output(self, redact: Redact) -> dict[str, Any]:
+        text = "".join(self.texts) if self.texts else None
+        message = output_message("assistant", text, self.calls, None, redact)
+        if self.finish is not None:
+            message["finish_reason"] = "tool_call" if self.finish == "tool_calls" else self.finish
+        return {sc.GEN_AI_OUTPUT_MESSAGES: to_json([message])}
 
 
 class ResponsesStreamRecorder:
@@ -215,40 +264,33 @@ class ResponsesStreamRecorder:
         self.calls: list[tuple[Any, Any, Any]] = []
         self.error: str | None = None
 
-    def add(self, event: Any) -> None:
-        kind = getattr(event, "type", None)
-        if kind == "response.output_text.delta":
-            self.texts.append(event.delta)
-        elif kind in ("response.completed", "response.incomplete", "response.failed"):
-            self.response = event.response
-        elif kind == "response.created":
-            self.started = event.response
-        elif kind == "response.output_item.done" and getattr(event.item, "type", None) == "function_call":
-            self.calls.append((event.item.call_id, event.item.name, event.item.arguments))
-        elif kind == "error":
-            self.error = str(getattr(event, "message", None) or "stream error")
+    def add(self, events: list[Any]) -> None:
+        for event in events:
+            kind = getattr(event, "type", None)
+            if kind == "response.output_text.delta":
+                self.texts.append(event.delta)
+            elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                self.response = event.response
+            elif kind == "response.created":
+                self.started = event.response
+            elif kind == "response.output_item.done" and getattr(event.item, "type", None) == "function_call":
+                self.calls.append((event.item.call_id, event.item.name, event.item.arguments))
+            elif kind == "error":
+                self.error = str(getattr(event, "message", None) or "stream error")
 
-    def finish(self, call: LLMCall) -> None:
+    def reply(self) -> ResponsesReply:
+        """The stream's reply, once it ended: the final response's, or what arrived before the stream stopped."""
         if self.response is not None:
-            _record_response(call, self.response)
+            reply = ResponsesReply.of(self.response)
         else:
-            self._record_partial(call)
-        if self.error is not None:
-            call.span.set_status(Status(StatusCode.ERROR, self.error))
-
-    def _record_partial(self, call: LLMCall) -> None:
-        attributes: dict[str, Any] = {}
-        if self.started is not None:
-            for attribute, value in (
-                (sc.GEN_AI_RESPONSE_ID, self.started.id),
-                (sc.GEN_AI_RESPONSE_MODEL, self.started.model),
-            ):
-                if isinstance(value, str):
-                    attributes[attribute] = value
-        if call.policy.capture and (self.texts or self.calls):
-            attributes.update(guard(self._partial_output, call.policy.redact) or {})
-        call.set_attributes(attributes)
-
-    def _partial_output(self, redact: Redact) -> dict[str, Any]:
-        text = "".join(self.texts) if self.texts else None
-        return {sc.GEN_AI_OUTPUT_MESSAGES: to_json([output_message("assistant", text, self.calls, None, redact)])}
+            started = self.started
+            reply = ResponsesReply(
+                response_id=getattr(started, "id", None),
+                model=getattr(started, "model", None),
+                texts=self.texts,
+                calls=self.calls,
+                complete=False,
+            )
+        if self.error is not None:  # an error event wins over the response's own status
+            reply.error = self.error
+        return reply

@@ -3,66 +3,79 @@
 The wrapper is a ``wrapt.ObjectProxy``: ``isinstance(stream, openai.Stream)`` still holds and every
 attribute (``response``, helpers) is the stream's own. It adds only the bookkeeping:
 
-- each item goes to the operation's recorder (a recorder failure stops recording, never the stream);
-- the span ends exactly once, when the stream is exhausted, closed (``close()``, ``with``/``async with``),
-  fails in the middle (the error recorded, then re-raised unchanged), or is garbage-collected unconsumed
-  (``weakref.finalize``, which also runs at interpreter exit, before the exporter shuts down).
+- each item goes to the operation's recorder, up to 64 at a time (a recorder failure stops recording,
+  never the stream);
+- the call ends exactly once, its reply copied from the recorder — when the stream is exhausted, closed
+  (``close()``, ``with``/``async with``), fails in the middle (the error recorded, then re-raised
+  unchanged), or is garbage-collected unconsumed (``weakref.finalize``, which also runs at interpreter
+  exit).
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from wrapt import ObjectProxy
 
-from instrumentation.openai.call import LLMCall, guard
+from instrumentation.openai.call import LLMCall, Reply, guard
 
 __all__ = ["StreamRecorder", "TracedAsyncStream", "TracedStream"]
 
 _log = logging.getLogger("spanlab.instrumentation")
+_BATCH = 64  # stream items buffered before the recorder goes through them
 
 
 class StreamRecorder(Protocol):
-    def add(self, item: Any) -> None: ...
+    def add(self, items: list[Any]) -> None:
+        """Note items, in the order they were read (on the application's thread, a batch at a time)."""
+        ...
 
-    def finish(self, call: LLMCall) -> None: ...
+    def reply(self) -> Reply | None:
+        """The stream's reply once it ended; items are not read after this."""
+        ...
 
 
 class _StreamCall:
-    """The call and recorder behind one stream; what the finalizer holds (never the proxy itself)."""
+    """The call and recorder behind one stream; what the finalizer holds (never the proxy itself).
 
-    __slots__ = ("__weakref__", "call", "record", "recorder", "recording")
+    Items reach the recorder in batches of :data:`_BATCH`: for each item the proxy only appends to a list,
+    and the recorder's code then runs for many items in a row instead of once between every two reads of
+    the network. The first item goes at once (it gives the time to first chunk).
+    """
+
+    __slots__ = ("__weakref__", "call", "items", "recorder", "threshold")
 
     def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
         self.call = call
         self.recorder = recorder
-        self.recording = True  # False once the span ended, or after a recorder failure
-        # What each item goes to: the first one also notes the time to first chunk, then the recorder's
-        # own ``add`` takes over, so later chunks pay for no check. The proxies call it in a ``try`` and
-        # call :meth:`failed` when it raises.
-        self.record: Callable[[Any], None] = self._first
+        self.items: list[Any] | None = []  # read, not yet recorded; None once the call ended or recording failed
+        self.threshold = 1  # how many buffered items call for record(): 1 until the first item, then _BATCH
 
-    def _first(self, item: Any) -> None:
-        self.record = self.recorder.add
-        self.call.chunk_arrived()
-        self.recorder.add(item)
-
-    def failed(self) -> None:
-        """Recording an item raised: stop recording (one bad chunk must not cost the application anything,
-        nor log per chunk) and leave the incomplete reply out."""
-        self.recording = False
-        self.call.broken = True
-        _log.debug("recording a stream chunk failed; the rest of this stream is not recorded", exc_info=True)
+    def record(self) -> None:
+        """Hand the buffered items to the recorder; if it raises, stop recording (one bad chunk must not cost
+        the application anything, nor log per chunk) and leave the incomplete reply out."""
+        items, self.items = self.items or [], []
+        if self.threshold == 1:
+            self.call.chunk_arrived()
+            self.threshold = _BATCH
+        try:
+            self.recorder.add(items)
+        except Exception:
+            self.items = None
+            self.call.broken = True
+            _log.debug("recording a stream chunk failed; the rest of this stream is not recorded", exc_info=True)
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.call.ended:
             return
-        self.recording = False
+        if self.items:
+            self.record()
+        self.items = None
         if not self.call.broken:
-            guard(self.recorder.finish, self.call)
+            self.call.reply = guard(self.recorder.reply)
         self.call.end(error)
 
 
@@ -74,8 +87,24 @@ class TracedStream(ObjectProxy):
         self._self_state = _StreamCall(call, recorder)
         self._self_finalizer = weakref.finalize(self, self._self_state.finish)
 
-    def __iter__(self) -> TracedStream:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        """A generator over the stream's own iterator, as ``Stream.__iter__`` is: a ``for`` loop then pays one
+        generator step per item, where going through :meth:`__next__` would cost two Python calls."""
+        state = self._self_state
+        try:
+            for item in self.__wrapped__:
+                items = state.items  # as in __next__, inline: a method call per item is what this avoids
+                if items is not None:
+                    items.append(item)
+                    if len(items) >= state.threshold:
+                        state.record()
+                yield item
+        except GeneratorExit:  # the loop was left early: the stream goes on (or ends when closed or collected)
+            raise
+        except BaseException as error:
+            self._self_finish(error)
+            raise
+        self._self_finish()
 
     def __next__(self) -> Any:
         try:
@@ -87,11 +116,11 @@ class TracedStream(ObjectProxy):
             self._self_finish(error)
             raise
         state = self._self_state
-        if state.recording:
-            try:
-                state.record(item)
-            except Exception:
-                state.failed()
+        items = state.items
+        if items is not None:
+            items.append(item)
+            if len(items) >= state.threshold:
+                state.record()
         return item
 
     def __enter__(self) -> TracedStream:
@@ -136,11 +165,11 @@ class TracedAsyncStream(ObjectProxy):
             self._self_finish(error)
             raise
         state = self._self_state
-        if state.recording:
-            try:
-                state.record(item)
-            except Exception:
-                state.failed()
+        items = state.items
+        if items is not None:
+            items.append(item)
+            if len(items) >= state.threshold:
+                state.record()
         return item
 
     async def __aenter__(self) -> TracedAsyncStream:
