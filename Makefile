@@ -6,6 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench
 
+# llama-cpp-python (the local model) compiles llama.cpp at install. Built for the host's own CPU, it crashes
+# (SIGSEGV in the first decode) on hosts whose CPU reports AVX-512/AMX that the VM does not run; on x86-64 it is
+# built for AVX2 instead, which every current x86-64 server has. Set CMAKE_ARGS yourself to choose otherwise.
+ifeq ($(shell uname -m),x86_64)
+CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+export CMAKE_ARGS
+endif
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
