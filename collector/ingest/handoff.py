@@ -12,7 +12,10 @@ start, so a crash leaves nothing behind for long.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ import pyarrow as pa
 
 from collector.ingest.rows import Batch, build_batch
 
-__all__ = ["SpooledBatch", "build_spooled", "clear_spool"]
+__all__ = ["SpooledBatch", "build_spooled", "clear_spool", "exit_with_parent"]
 
 _SUFFIX = ".arrow"
 
@@ -78,3 +81,20 @@ def clear_spool(spool: Path) -> None:
     for leftover in spool.glob(f"*{_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
+
+
+def exit_with_parent() -> None:
+    """Worker initializer: end this process when the one that started it is gone.
+
+    A server killed outright (SIGKILL, the OOM killer) cannot stop its workers, and a worker never sees its
+    task pipe close, since it holds that pipe's write end itself: without this it would idle on forever.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="spanlab-parent-watch", daemon=True).start()

@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 
 from collector.errors import Overloaded, StoreClosed
-from collector.ingest.handoff import SpooledBatch, build_spooled, clear_spool
+from collector.ingest.handoff import SpooledBatch, build_spooled, clear_spool, exit_with_parent
 from collector.ingest.logjoin import join_log_messages
 from collector.ingest.rows import Batch, build_batch
 from collector.store.database import Store
@@ -94,7 +94,9 @@ class IngestPipeline:
     def _new_pool(self) -> ProcessPoolExecutor | None:
         if not self._workers:
             return None
-        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+        )
 
     def start(self) -> int:
         """Queue what the log kept from an earlier run, then start taking exports. Returns records replayed."""

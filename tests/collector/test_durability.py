@@ -47,8 +47,12 @@ def test_sigkill_mid_load_loses_no_acknowledged_span(tmp_path: Path) -> None:
         for spans in batches:
             pool.submit(send, spans)
         assert enough.wait(60), "\n".join(server.output)
+        workers = psutil.Process(server.process.pid).children(recursive=True)
         server.process.send_signal(signal.SIGKILL)
     server.process.wait(10)
+    assert workers, "the server normalizes in worker processes"
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "normalizer processes outlived the killed server"
 
     restarted = start_server(db)
     try:
