@@ -25,7 +25,7 @@ class CollectorConfig:
     db: Path
     wal_dir: Path
     ingest_workers: int = 1
-    max_pending_bytes: int = 128 * 1024 * 1024
+    max_pending_bytes: int = 64 * 1024 * 1024  # ~2.5 s of the store's fastest pace; more only costs memory
     max_message_bytes: int = 64 * 1024 * 1024
     wal_fsync: bool = True
     duckdb_memory_limit: str = "512MB"

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, gt=0, description="Largest OTLP request accepted, after decompression."
     )
     max_pending_bytes: int = Field(
-        128 * 1024 * 1024,
+        64 * 1024 * 1024,
         gt=0,
         description="Accepted-but-not-yet-stored bytes past which exports are refused with 503/UNAVAILABLE.",
     )

@@ -183,7 +183,9 @@ def _json(value: Any) -> bytes | None:
     if value is None:
         return None
     try:
-        return orjson.dumps(value, default=str)
+        # orjson returns its working buffer (4 KiB at least) as the bytes object: a copy of the exact size keeps
+        # a group's ~12,000 JSON values at ~16 instead of ~80 MiB until its columns are built.
+        return bytes(memoryview(orjson.dumps(value, default=str)))
     except TypeError:  # orjson refuses e.g. integers past 64 bits; the stdlib encoder does not
         return json.dumps(value, default=str, ensure_ascii=False).encode()
 
