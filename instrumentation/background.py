@@ -1,14 +1,15 @@
 """The thread that finishes LLM spans once the application's call has returned.
 
 Used when the spans are exported in batches anyway (:mod:`instrumentation.openai.tracing` says when). On
-the application's thread an instrumented call then does only what cannot wait: it starts the span (its id
-is known at once and spans made inside the call find their parent), fixes an immutable snapshot of the
-request and of the reply, and notes the end time. Turning that snapshot into attributes (message
-conversion, JSON text, the OpenTelemetry SDK's attribute checks) and ending the span happen here, on one
-daemon thread, in the order calls were handed over, a few at a time (calls made in quick succession
-are gathered for up to 50 ms and recorded together). Handing a call over only appends it to a queue;
-the thread is woken only when it has been idle. A real application spends an LLM call waiting on the
-network, which is when this thread runs.
+the application's thread an instrumented call then does only what cannot wait: it fixes the span's
+identity (its ids and sampling decision, so that its id is known at once and spans made inside the call
+find their parent), an immutable snapshot of the request and of the reply, and the start and end times.
+Starting the SDK span (with a built-in sampler; :mod:`instrumentation.openai.planned`), turning the
+snapshot into attributes (message conversion, JSON text, the OpenTelemetry SDK's attribute checks) and
+ending the span happen here, on one daemon thread, in the order calls were handed over, a few at a time
+(calls made in quick succession are gathered for up to 50 ms and recorded together). Handing a call over
+only appends it to a queue; the thread is woken only when it has been idle. A real application spends an
+LLM call waiting on the network, which is when this thread runs.
 
 - :func:`finish_later` hands a call over (anything with a ``record()`` method that never raises);
 - :func:`flush` returns once everything handed over before it is recorded. ``uninstrument()``, the

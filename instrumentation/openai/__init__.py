@@ -18,12 +18,13 @@ Nothing is patched on import. ``instrument()`` wraps, on the sync and async clie
 
 What a span holds is described in :mod:`.chat`, :mod:`.responses`, :mod:`.embeddings` and
 :mod:`.request`; how streams end their span in :mod:`.streams`. The span starts on the application's
-thread. When the provider's span processors batch (``BatchSpanProcessor``, as ``register()`` sets up),
-its attributes are made and it is ended on a background thread right after the call
-(:mod:`instrumentation.background`, :mod:`.tracing`), and :func:`flush` waits for that:
-``uninstrument()``, the providers ``register()`` builds and interpreter exit flush by themselves, an
-application flushing a ``TracerProvider`` of its own calls :func:`flush` first. Registered under the
-``opentelemetry_instrumentor`` entry point as ``spanlab_openai``.
+thread — unless the provider's span processors batch (``BatchSpanProcessor``, as ``register()`` sets up)
+and its sampler is a built-in one: the application's thread then only fixes the span's ids and sampling
+decision (:mod:`.planned`). With batching processors the span's attributes are made and it is ended on a
+background thread right after the call (:mod:`instrumentation.background`, :mod:`.tracing`), and
+:func:`flush` waits for that: ``uninstrument()``, the providers ``register()`` builds and interpreter
+exit flush by themselves, an application flushing a ``TracerProvider`` of its own calls :func:`flush`
+first. Registered under the ``opentelemetry_instrumentor`` entry point as ``spanlab_openai``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """One instrumented model call: its span, what it will record, ended exactly once, and the guard around every hook.
 
-The application's thread starts the span, fills in the snapshots (``request``, ``reply``) and calls
-:meth:`LLMCall.end`; then :meth:`LLMCall.record` turns the snapshots into attributes and ends the span
-at the time :meth:`~LLMCall.end` was called — on the background thread
-(:mod:`instrumentation.background`) when the spans are exported in batches, at once otherwise
-(:mod:`.tracing`). Whatever happens — a reply, an API error, a stream exhausted, closed early, broken in the middle or
-dropped unread — :meth:`~LLMCall.end` hands the call over once and later calls are no-ops.
-Instrumentation code never raises into the application: :func:`guard` logs and swallows, the
+The application's thread starts the span — or, when the call is recorded on the background thread, only plans
+it (:mod:`.planned`) — fills in the snapshots (``request``, ``reply``) and calls :meth:`LLMCall.end`; then
+:meth:`LLMCall.record` turns the snapshots into attributes and ends the span at the time :meth:`~LLMCall.end`
+was called — on the background thread (:mod:`instrumentation.background`) when the spans are exported in
+batches, where a planned span is also started, at once otherwise (:mod:`.tracing`). Whatever happens — a
+reply, an API error, a stream exhausted, closed early, broken in the middle or dropped unread —
+:meth:`~LLMCall.end` hands the call over once and later calls are no-ops. A call its sampler dropped records
+nothing. Instrumentation code never raises into the application: :func:`guard` logs and swallows, the
 application's own exceptions pass through unchanged.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -25,6 +26,9 @@ from opentelemetry.trace import Span, Status, StatusCode
 from instrumentation import semconv as sc
 from instrumentation.background import finish_later
 from instrumentation.redaction import ContentPolicy
+
+if TYPE_CHECKING:
+    from instrumentation.openai.planned import PlannedSpan
 
 __all__ = ["LLMCall", "Reply", "RequestRecording", "guard"]
 
@@ -61,7 +65,11 @@ class RequestRecording(Protocol):
 
 
 class LLMCall:
-    """The span of one call and the snapshots its attributes are made from."""
+    """The span of one call and the snapshots its attributes are made from.
+
+    ``span`` is the span current while the call runs: the SDK's span, or, for a ``planned`` one, a
+    non-recording span of the planned context until :meth:`record` starts the SDK's.
+    """
 
     __slots__ = (
         "_ended",
@@ -72,10 +80,12 @@ class LLMCall:
         "error",
         "later",
         "operation",
+        "planned",
         "policy",
         "reply",
         "request",
         "span",
+        "start_time",
         "time_to_first_chunk",
     )
 
@@ -87,8 +97,12 @@ class LLMCall:
         request: Any,
         later: bool,
         attributes_at_end: dict[str, Any] | None = None,
+        *,
+        planned: PlannedSpan | None = None,
     ) -> None:
         self.span = span
+        self.planned = planned
+        self.start_time: int | None = planned.start_time if planned is not None else getattr(span, "start_time", None)
         self.later = later  # recorded on the background thread (else on the one that ends the call)
         self.attributes_at_end = attributes_at_end  # those of the start the sampler did not need
         self.operation = operation
@@ -114,14 +128,18 @@ class LLMCall:
 
     def chunk_arrived(self) -> None:
         """Note the first stream chunk: ``gen_ai.response.time_to_first_chunk``."""
-        if self.time_to_first_chunk is None:
-            started = getattr(self.span, "start_time", None)
-            if isinstance(started, int):
-                self.time_to_first_chunk = (time.time_ns() - started) / 1e9
+        if self.time_to_first_chunk is None and isinstance(self.start_time, int):
+            self.time_to_first_chunk = (time.time_ns() - self.start_time) / 1e9
 
     @property
     def ended(self) -> bool:
         return self._ended
+
+    @property
+    def recording(self) -> bool:
+        """Whether the call's span records anything (False when its sampler dropped it)."""
+        planned = self.planned
+        return planned.recording if planned is not None else self.span.is_recording()
 
     def end(self, error: BaseException | None = None) -> None:
         """End the call (once): record it now, or hand it to the background thread, which ends the span at
@@ -138,8 +156,12 @@ class LLMCall:
             self.record()
 
     def record(self) -> None:
-        """Put the attributes on the span and end it (never raises)."""
-        span, policy, reply = self.span, self.policy, self.reply
+        """Start a planned span, put the attributes on the span and end it (never raises)."""
+        planned = self.planned
+        span = guard(planned.start) if planned is not None else self.span
+        if span is None or not span.is_recording():
+            return
+        policy, reply = self.policy, self.reply
         attributes = dict(self.attributes_at_end or ())
         attributes.update(guard(self.operation.request_attributes, self.request, policy) or {})
         if reply is not None and not self.broken:

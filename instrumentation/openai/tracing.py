@@ -16,19 +16,24 @@ Two questions about the tracer decide how much of a call's work its thread does:
   what is recorded. With any other processor (``SimpleSpanProcessor``: a script, a test reading an
   in-memory exporter) the call is recorded on its own thread, so its span is there when it returns.
 
-Both read SDK objects (the tracer's ``sampler``, the processors behind its ``span_processor``); a tracer
-that is not the SDK's (a proxy tracer, another SDK) gets attributes at the start and calls recorded on
-their own thread.
+When both answers allow it — a built-in sampler, spans exported later — the application's thread does not
+even start the SDK span: it plans it (ids and sampling decision, :mod:`.planned`) and the background thread
+starts it. Both read SDK objects (the tracer's ``sampler``, the processors behind its ``span_processor``);
+a tracer that is not the SDK's (a proxy tracer, another SDK) gets attributes at the start, its spans started
+and calls recorded on their own thread.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Tracer
 
 from instrumentation.redaction import ContentPolicy
+
+if TYPE_CHECKING:
+    from instrumentation.openai.planned import SpanPlanner
 
 __all__ = ["Tracing"]
 
@@ -53,12 +58,22 @@ _WORD = re.compile(r"\b[A-Za-z_]\w*")
 class Tracing:
     """The tracer and content policy of one ``instrument()``, and the answers to the module's questions."""
 
-    __slots__ = ("_batching", "_processors", "_span_processor", "attributes_at_start", "policy", "tracer")
+    __slots__ = (
+        "_batching",
+        "_processors",
+        "_span_processor",
+        "attributes_at_start",
+        "planner",
+        "policy",
+        "tracer",
+    )
 
     def __init__(self, tracer: Tracer, policy: ContentPolicy) -> None:
         self.tracer = tracer
         self.policy = policy
         self.attributes_at_start = _sampler_reads_attributes(tracer)
+        # Plans the spans of calls exported later; only for a built-in sampler, which plans and SDK agree on.
+        self.planner: SpanPlanner | None = None if self.attributes_at_start else _planner(tracer)
         self._span_processor = getattr(tracer, "span_processor", None)
         self._processors: object = object()  # the processor tuple _batching was worked out for
         self._batching = False
@@ -87,6 +102,14 @@ def _sampler_reads_attributes(tracer: Tracer) -> bool:
     if type(sampler) not in built_in:
         return True
     return not set(_WORD.findall(sampler.get_description())) <= _BUILT_IN_WORDS
+
+
+def _planner(tracer: Tracer) -> SpanPlanner | None:
+    try:
+        from instrumentation.openai.planned import planner_for
+    except ImportError:  # no SDK: nothing to plan for
+        return None
+    return planner_for(tracer)
 
 
 def _all_batching(processors: object) -> bool:

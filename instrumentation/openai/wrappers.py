@@ -1,13 +1,15 @@
 """The ``wrapt`` wrappers around the ``openai`` methods: one span per call, errors re-raised unchanged.
 
-Each wrapper starts the span (with the attributes a sampler may use, if it may use any) and takes the
-request snapshot (:meth:`Operation.start`), makes the span current for the duration of the HTTP call,
-then copies the reply (:meth:`Operation.reply`) or wraps the returned stream, and ends the call: the
-attributes are made and the span ended on the background thread when the spans are exported in batches,
-on this thread otherwise (:mod:`.tracing`). Every instrumentation step runs under
-:func:`~instrumentation.openai.call.guard`: if starting the span fails, the call goes ahead
-uninstrumented. Calls made while OpenTelemetry instrumentation is suppressed (the
-``suppress_instrumentation`` context) are not traced.
+Each wrapper takes the request snapshot (:meth:`Operation.start`) and starts the span (with the attributes a
+sampler may use, if it may use any) — or, when the call will be recorded on the background thread and the
+tracer allows it, only plans the span (:mod:`.planned`): its ids and sampling decision, made on this
+thread, the SDK span made later. The span (or the planned span's context) is current for the duration of the
+HTTP call; then the wrapper copies the reply (:meth:`Operation.reply`) or wraps the returned stream, and ends
+the call: the attributes are made and the span ended on the background thread when the spans are exported
+in batches, on this thread otherwise (:mod:`.tracing`). A call its sampler dropped copies no reply and
+wraps no stream. Every instrumentation step runs under :func:`~instrumentation.openai.call.guard`: if
+starting the span fails, the call goes ahead uninstrumented. Calls made while OpenTelemetry
+instrumentation is suppressed (the ``suppress_instrumentation`` context) are not traced.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 
 from instrumentation.openai.call import LLMCall, Reply, guard
 from instrumentation.openai.streams import StreamRecorder, TracedAsyncStream, TracedStream
@@ -54,7 +56,11 @@ def _start(tracing: Tracing, operation: Operation, resource: Any, kwargs: dict[s
     name, attributes, request = operation.start(resource, kwargs, tracing.policy)
     parent = otel_context.get_current()  # given to the SDK, which would otherwise look it up three times
     later = tracing.exports_later()
-    if tracing.attributes_at_start:
+    planned = tracing.planner.plan(name, parent) if later and tracing.planner is not None else None
+    if planned is not None:
+        span: Span = planned.current
+        call = LLMCall(span, operation, tracing.policy, request, planned.recording, attributes, planned=planned)
+    elif tracing.attributes_at_start:
         span = tracing.tracer.start_span(name, parent, SpanKind.CLIENT, attributes)
         call = LLMCall(span, operation, tracing.policy, request, later)
     else:
@@ -68,13 +74,14 @@ def _start(tracing: Tracing, operation: Operation, resource: Any, kwargs: dict[s
 
 def _finish(operation: Operation, call: LLMCall, result: Any, stream_type: type, proxy: type) -> Any:
     """Copy the reply and end the call — or, for a stream, hand both to a proxy that ends it later."""
-    if isinstance(result, stream_type):
-        recorder = guard(operation.stream_recorder)
-        traced = guard(proxy, result, call, recorder) if recorder is not None else None
-        if traced is not None:
-            return traced
-    else:
-        call.reply = guard(operation.reply, result)
+    if call.recording:  # a call its sampler dropped has no reply to copy nor stream to follow
+        if isinstance(result, stream_type):
+            recorder = guard(operation.stream_recorder)
+            traced = guard(proxy, result, call, recorder) if recorder is not None else None
+            if traced is not None:
+                return traced
+        else:
+            call.reply = guard(operation.reply, result)
     call.end()
     return result
 

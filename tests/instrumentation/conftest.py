@@ -1,5 +1,6 @@
 """Fixtures for the instrumentation tests: spanlab's openai instrumentor on a fresh tracer provider whose spans
-land in the SDK's in-memory exporter, and real ``openai`` clients pointed at the fake provider."""
+land in the SDK's in-memory exporter (at once, or batched as ``register()`` sets up), and real ``openai``
+clients pointed at the fake provider."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
+from instrumentation.openai import OpenAIInstrumentor
 from tests.fakeopenai import FakeOpenAI
-from tests.instrumentation.helpers import Recorded
+from tests.instrumentation.helpers import Batched, Recorded
 
 
 @pytest.fixture
@@ -20,6 +23,16 @@ def recorded() -> Iterator[Recorded]:
     yield run
     if run.instrumentor.is_instrumented_by_opentelemetry:
         run.instrumentor.uninstrument()
+    run.provider.shutdown()
+
+
+@pytest.fixture
+def batched() -> Iterator[Batched]:
+    """The instrumentor on a provider whose only span processor batches: calls are recorded on the background
+    thread."""
+    run = Batched(TracerProvider())
+    yield run
+    OpenAIInstrumentor().uninstrument()
     run.provider.shutdown()
 
 

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import openai
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from instrumentation.openai import OpenAIInstrumentor
+from instrumentation.openai import OpenAIInstrumentor, flush
 from instrumentation.register import register
 from tests.fakeopenai import FakeOpenAI
 from tests.instrumented import new_project
 from tests.server import ServerProcess
 
-__all__ = ["Recorded", "async_client", "attributes_of", "json_attribute", "traced"]
+__all__ = [
+    "FINISHER",
+    "Batched",
+    "NotingBatchProcessor",
+    "Recorded",
+    "async_client",
+    "attributes_of",
+    "json_attribute",
+    "traced",
+]
+
+FINISHER = "spanlab-span-finisher"  # the name of the thread that records calls when spans are exported in batches
 
 
 class Recorded:
@@ -43,6 +56,39 @@ class Recorded:
         spans = self.spans
         assert len(spans) == 1, [span.name for span in spans]
         return spans[0]
+
+
+class NotingBatchProcessor(BatchSpanProcessor):
+    """A batching processor that notes the thread each span started and ended on."""
+
+    def __init__(self, exporter: InMemorySpanExporter) -> None:
+        super().__init__(exporter)
+        self.started_on: list[str] = []
+        self.ended_on: list[str] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.started_on.append(threading.current_thread().name)
+        super().on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.ended_on.append(threading.current_thread().name)
+        super().on_end(span)
+
+
+class Batched:
+    """spanlab's instrumentor on a provider whose only span processor batches."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.processor = NotingBatchProcessor(self.exporter)
+        self.provider = provider
+        self.provider.add_span_processor(self.processor)
+        OpenAIInstrumentor().instrument(tracer_provider=provider)
+
+    def spans(self) -> tuple[ReadableSpan, ...]:
+        assert flush(timeout=10)
+        assert self.provider.force_flush()
+        return self.exporter.get_finished_spans()
 
 
 def async_client(fake: FakeOpenAI) -> Any:

@@ -8,14 +8,14 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import (
@@ -31,43 +31,15 @@ from opentelemetry.util.types import Attributes
 
 from instrumentation import semconv as sc
 from instrumentation.background import finish_later
-from instrumentation.openai import OpenAIInstrumentor, flush
+from instrumentation.openai import OpenAIInstrumentor
 from instrumentation.openai.tracing import Tracing
 from instrumentation.provider import SpanlabTracerProvider
 from instrumentation.redaction import ContentPolicy
+from instrumentation.spans import last_span_id
 from tests.fakeopenai import ErrorReply, FakeOpenAI
-from tests.instrumentation.helpers import attributes_of, json_attribute
+from tests.instrumentation.helpers import FINISHER, Batched, attributes_of, json_attribute
 
 MODEL = "gpt-4o-mini"
-FINISHER = "spanlab-span-finisher"
-
-
-class NotingBatchProcessor(BatchSpanProcessor):
-    """A batching processor that notes the thread each span ended on."""
-
-    def __init__(self, exporter: InMemorySpanExporter) -> None:
-        super().__init__(exporter)
-        self.ended_on: list[str] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self.ended_on.append(threading.current_thread().name)
-        super().on_end(span)
-
-
-class Batched:
-    """spanlab's instrumentor on a provider whose only span processor batches."""
-
-    def __init__(self, provider: TracerProvider) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.processor = NotingBatchProcessor(self.exporter)
-        self.provider = provider
-        self.provider.add_span_processor(self.processor)
-        OpenAIInstrumentor().instrument(tracer_provider=provider)
-
-    def spans(self) -> tuple[ReadableSpan, ...]:
-        assert flush(timeout=10)
-        assert self.provider.force_flush()
-        return self.exporter.get_finished_spans()
 
 
 class Hold:
@@ -79,14 +51,6 @@ class Hold:
 
     def record(self) -> None:
         self.release.wait(self.seconds)
-
-
-@pytest.fixture
-def batched() -> Iterator[Batched]:
-    run = Batched(TracerProvider())
-    yield run
-    OpenAIInstrumentor().uninstrument()
-    run.provider.shutdown()
 
 
 def test_calls_are_finished_on_the_background_thread_once_each(
@@ -270,6 +234,20 @@ def test_a_sampler_of_its_own_sees_the_sampling_attributes(client: Any, fake_ope
     }
     assert sampler.seen == [expected]
     assert expected.items() <= attributes_of(span).items()
+
+
+def test_with_a_sampler_of_its_own_the_span_starts_on_the_calling_thread(client: Any) -> None:
+    """Such a sampler may decide on anything given to ``start_span``: the SDK starts the span where it always did."""
+    run = Batched(TracerProvider(sampler=NotingSampler()))
+    try:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        [span] = run.spans()
+    finally:
+        OpenAIInstrumentor().uninstrument()
+        run.provider.shutdown()
+    assert run.processor.started_on == [threading.current_thread().name]
+    assert run.processor.ended_on == [FINISHER]
+    assert format(span.context.span_id, "016x") == last_span_id()
 
 
 def test_spans_exported_as_they_end_are_recorded_before_the_call_returns(client: Any) -> None:
