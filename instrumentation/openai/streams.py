@@ -3,7 +3,7 @@
 The wrapper is a ``wrapt.ObjectProxy``: ``isinstance(stream, openai.Stream)`` still holds and every
 attribute (``response``, helpers) is the stream's own. It adds only the bookkeeping:
 
-- each item goes to the operation's recorder, up to 64 at a time (a recorder failure stops recording,
+- each item goes to the operation's recorder, up to 8 at a time (a recorder failure stops recording,
   never the stream);
 - the call ends exactly once, its reply copied from the recorder — when the stream is exhausted, closed
   (``close()``, ``with``/``async with``), fails in the middle (the error recorded, then re-raised
@@ -25,7 +25,7 @@ from instrumentation.openai.call import LLMCall, Reply, guard
 __all__ = ["StreamRecorder", "TracedAsyncStream", "TracedStream"]
 
 _log = logging.getLogger("spanlab.instrumentation")
-_BATCH = 64  # stream items buffered before the recorder goes through them
+_BATCH = 8  # stream items buffered before the recorder goes through them
 
 
 class StreamRecorder(Protocol):
@@ -42,8 +42,13 @@ class _StreamCall:
     """The call and recorder behind one stream; what the finalizer holds (never the proxy itself).
 
     Items reach the recorder in batches of :data:`_BATCH`: for each item the proxy only appends to a list,
-    and the recorder's code then runs for many items in a row instead of once between every two reads of
-    the network. The first item goes at once (it gives the time to first chunk).
+    and the recorder's code then runs for several items in a row instead of once between every two reads of
+    the network. The first item goes at once (it gives the time to first chunk). Batches stay small because
+    a buffered chunk is kept alive: an ``openai`` chunk is a dozen objects the garbage collector tracks, and
+    dozens of them alive at once set off collections (and promote them to older generations) on the
+    application's thread, where chunks that die as soon as they are read set off none — a batch of 64 cost
+    more in collections than it saved in calls. The recorder keeps what it needs as strings, numbers and
+    at most a couple of chunks, never every chunk until the stream ends.
     """
 
     __slots__ = ("__weakref__", "call", "items", "recorder", "threshold")

@@ -1,0 +1,207 @@
+"""Streams recorded alike whichever thread records the call: the same output messages, usage, finish reasons and
+errors with a batching span processor (the call recorded on the background thread) as with a
+``SimpleSpanProcessor`` (on the calling thread) — long streams, streams closed early, broken in the middle, async
+ones — few chunks kept alive while a stream is read, and a failing recorder that never costs the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanKind
+
+from instrumentation import semconv as sc
+from instrumentation.openai import OpenAIInstrumentor
+from instrumentation.openai.call import LLMCall, Reply
+from instrumentation.openai.streams import TracedStream
+from instrumentation.redaction import ContentPolicy
+from tests.fakeopenai import ChatReply, FakeOpenAI, StreamError
+from tests.instrumentation.helpers import FINISHER, Batched, Recorded, async_client, attributes_of, json_attribute
+
+MODEL = "gpt-4o-mini"
+USER = {"role": "user", "content": "tell me a long story"}
+LONG = " ".join(f"word{index}" for index in range(300))
+# What differs between two recordings of the same exchange: when the first chunk came, the fake's response id.
+_VARYING = (sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, sc.GEN_AI_RESPONSE_ID)
+
+
+def _recorded(span: ReadableSpan) -> dict[str, Any]:
+    attributes = {key: value for key, value in attributes_of(span).items() if key not in _VARYING}
+    return {
+        "name": span.name,
+        "attributes": attributes,
+        "status": (span.status.status_code, span.status.description),
+        "events": [event.name for event in span.events],
+    }
+
+
+def _both_ways(scenario: Callable[[], None]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What ``scenario`` records with a ``SimpleSpanProcessor``, then with a batching one."""
+    simple = Recorded()
+    simple.instrument()
+    try:
+        scenario()
+    finally:
+        simple.instrumentor.uninstrument()
+    at_once = [_recorded(span) for span in simple.spans]
+    simple.provider.shutdown()
+    batched = Batched(TracerProvider())
+    try:
+        scenario()
+        spans = batched.spans()
+        assert set(batched.processor.ended_on) == {FINISHER}
+    finally:
+        OpenAIInstrumentor().uninstrument()
+        batched.provider.shutdown()
+    return at_once, [_recorded(span) for span in spans]
+
+
+def json_attribute_of(recorded: dict[str, Any], key: str) -> Any:
+    """A JSON-valued attribute of a span as :func:`_recorded` gives it, decoded."""
+    return json.loads(str(recorded["attributes"][key]))
+
+
+@pytest.fixture
+def sync_client(fake_openai: FakeOpenAI) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0) as client:
+        yield client
+
+
+def test_a_long_stream_records_the_same_with_either_processor(sync_client: Any, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script.add_rule("long story", ChatReply(content=LONG))
+
+    def scenario() -> None:
+        stream = sync_client.chat.completions.create(
+            model=MODEL, messages=[USER], stream=True, stream_options={"include_usage": True}
+        )
+        assert sum(1 for _ in stream) > 300
+
+    at_once, later = _both_ways(scenario)
+    assert later == at_once
+    [span] = later
+    assert json_attribute_of(span, sc.GEN_AI_OUTPUT_MESSAGES)[0]["parts"] == [{"type": "text", "content": LONG}]
+    assert span["attributes"][sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 300
+    assert span["attributes"][sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_a_stream_closed_after_a_few_chunks_records_the_same_with_either_processor(
+    sync_client: Any, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script.add_rule("long story", ChatReply(content=LONG))
+
+    def scenario() -> None:
+        with sync_client.chat.completions.create(model=MODEL, messages=[USER], stream=True) as stream:
+            for _ in range(5):
+                next(stream)
+
+    at_once, later = _both_ways(scenario)
+    assert later == at_once
+    [span] = later
+    assert span["status"][0].name == "UNSET"
+    text = json_attribute_of(span, sc.GEN_AI_OUTPUT_MESSAGES)[0]["parts"][0]["content"]
+    assert LONG.startswith(text) and 0 < len(text) < len(LONG)
+
+
+@pytest.mark.parametrize("disconnect", [False, True], ids=["error-event", "dropped-connection"])
+def test_an_error_in_the_middle_of_a_long_stream_records_the_same_with_either_processor(
+    sync_client: Any, fake_openai: FakeOpenAI, disconnect: bool
+) -> None:
+    def scenario() -> None:
+        fake_openai.script.push(StreamError(after_chunks=100, disconnect=disconnect, reply=ChatReply(content=LONG)))
+        stream = sync_client.chat.completions.create(model=MODEL, messages=[USER], stream=True)
+        with pytest.raises((openai.APIError, httpx.HTTPError)):
+            for _ in stream:
+                pass
+
+    at_once, later = _both_ways(scenario)
+    assert later == at_once
+    [span] = later
+    assert span["status"][0].name == "ERROR" and span["events"] == ["exception"]
+    text = json_attribute_of(span, sc.GEN_AI_OUTPUT_MESSAGES)[0]["parts"][0]["content"]
+    assert LONG.startswith(text) and len(text.split()) >= 90
+
+
+def test_async_streams_record_the_same_with_either_processor(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script.add_rule("long story", ChatReply(content=LONG))
+
+    async def main() -> None:
+        async with async_client(fake_openai) as client:
+            stream = await client.chat.completions.create(
+                model=MODEL, messages=[USER], stream=True, stream_options={"include_usage": True}
+            )
+            assert len([chunk async for chunk in stream]) > 300
+            async with await client.chat.completions.create(model=MODEL, messages=[USER], stream=True) as early:
+                for _ in range(5):
+                    await early.__anext__()
+            fake_openai.script.push(StreamError(after_chunks=100, reply=ChatReply(content=LONG)))
+            broken = await client.chat.completions.create(model=MODEL, messages=[USER], stream=True)
+            with pytest.raises(openai.APIError):
+                async for _ in broken:
+                    pass
+
+    at_once, later = _both_ways(lambda: asyncio.run(main()))
+    assert later == at_once
+    whole, closed, failed = later
+    assert json_attribute_of(whole, sc.GEN_AI_OUTPUT_MESSAGES)[0]["parts"][0]["content"] == LONG
+    assert closed["status"][0].name == "UNSET" and failed["status"][0].name == "ERROR"
+
+
+def test_a_long_stream_keeps_few_chunks_alive(batched: Batched, client: Any, fake_openai: FakeOpenAI) -> None:
+    """A chunk kept alive costs the application's thread garbage collections; a batch is let go as it is
+    recorded, and the recorder keeps no chunk but the first and the last it saw."""
+    fake_openai.script.add_rule("long story", ChatReply(content=LONG))
+    gc.disable()  # only references keep chunks alive here
+    try:
+        alive: list[weakref.ref[Any]] = []
+        most = 0
+        for chunk in client.chat.completions.create(model=MODEL, messages=[USER], stream=True):
+            alive.append(weakref.ref(chunk))
+            del chunk
+            most = max(most, sum(1 for ref in alive if ref() is not None))
+    finally:
+        gc.enable()
+    assert len(alive) > 300
+    assert most <= 10, f"{most} chunks alive at once"
+    [span] = batched.spans()
+    assert json_attribute(span, sc.GEN_AI_OUTPUT_MESSAGES)[0]["parts"][0]["content"] == LONG
+
+
+class _Operation:
+    def request_attributes(self, request: Any, policy: ContentPolicy) -> dict[str, Any]:
+        return {"request": request}
+
+
+class _FailingRecorder:
+    """Fails on its second batch; notes every batch it was given."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Any]] = []
+
+    def add(self, items: list[Any]) -> None:
+        self.batches.append(list(items))
+        if len(self.batches) == 2:
+            raise ValueError("a chunk the recorder does not understand")
+
+    def reply(self) -> Reply | None:
+        raise AssertionError("an incomplete reply must be left out")
+
+
+def test_a_failing_recorder_stops_recording_never_the_stream(recorded: Recorded) -> None:
+    tracer = recorded.provider.get_tracer("test")
+    span = tracer.start_span("chat", kind=SpanKind.CLIENT)
+    recorder = _FailingRecorder()
+    call = LLMCall(span, _Operation(), ContentPolicy(), "snapshot", False)
+    items = list(range(50))
+
+    assert list(TracedStream(iter(items), call, recorder)) == items
+    assert len(recorder.batches) == 2  # nothing more after the failure
+    [recorded_span] = recorded.spans
+    assert set(attributes_of(recorded_span)) == {"request", sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK}
