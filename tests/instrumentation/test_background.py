@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +106,29 @@ def test_what_is_recorded_is_fixed_when_the_call_returns(batched: Batched, clien
     assert attributes_of(span)[sc.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
 
 
-def test_the_providers_register_builds_flush_pending_calls(client: Any) -> None:
-    run = Batched(SpanlabTracerProvider())
+def _flush_spanlab_provider(provider: TracerProvider) -> bool:
+    return provider.force_flush()  # the provider register() builds waits for the background thread itself
+
+
+def _flush_own_provider(provider: TracerProvider) -> bool:
+    import spanlab
+
+    return spanlab.flush_spans(timeout=10) and provider.force_flush()  # an app's own provider: flush_spans first
+
+
+@pytest.mark.parametrize(
+    ("provider", "flush"),
+    [(SpanlabTracerProvider, _flush_spanlab_provider), (TracerProvider, _flush_own_provider)],
+    ids=["register-provider", "own-provider"],
+)
+def test_flushing_exports_calls_still_pending(
+    client: Any, provider: type[TracerProvider], flush: Callable[[TracerProvider], bool]
+) -> None:
+    run = Batched(provider())
     try:
-        finish_later(Hold(seconds=0.3))  # busy while force_flush() starts
+        finish_later(Hold(seconds=0.3))  # the call below is still waiting to be recorded when flushing starts
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        assert run.provider.force_flush()
+        assert flush(run.provider)
         [span] = run.exporter.get_finished_spans()
         assert json_attribute(span, sc.GEN_AI_OUTPUT_MESSAGES)
     finally:
@@ -129,22 +146,6 @@ def test_uninstrument_waits_for_pending_calls(client: Any) -> None:
     assert run.provider.force_flush()
     assert len(run.exporter.get_finished_spans()) == 1
     run.provider.shutdown()
-
-
-def test_an_app_with_its_own_provider_flushes_spans_through_the_public_face(client: Any) -> None:
-    import spanlab
-
-    run = Batched(TracerProvider())
-    try:
-        finish_later(Hold(seconds=0.3))  # the call below is still waiting to be recorded when flushing starts
-        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        assert spanlab.flush_spans(timeout=10)
-        assert run.provider.force_flush()
-        [span] = run.exporter.get_finished_spans()
-        assert json_attribute(span, sc.GEN_AI_OUTPUT_MESSAGES)
-    finally:
-        OpenAIInstrumentor().uninstrument()
-        run.provider.shutdown()
 
 
 EXITING_APP = """
@@ -216,6 +217,8 @@ def test_samplers_that_may_read_attributes_get_them_at_the_start(sampler: Sample
 
 
 def test_a_sampler_of_its_own_sees_the_sampling_attributes(client: Any, fake_openai: FakeOpenAI) -> None:
+    """Such a sampler may decide on anything given to ``start_span``: the SDK starts the span where it always did,
+    on the calling thread, with the sampling attributes."""
     sampler = NotingSampler()
     run = Batched(TracerProvider(sampler=sampler))
     try:
@@ -234,17 +237,6 @@ def test_a_sampler_of_its_own_sees_the_sampling_attributes(client: Any, fake_ope
     }
     assert sampler.seen == [expected]
     assert expected.items() <= attributes_of(span).items()
-
-
-def test_with_a_sampler_of_its_own_the_span_starts_on_the_calling_thread(client: Any) -> None:
-    """Such a sampler may decide on anything given to ``start_span``: the SDK starts the span where it always did."""
-    run = Batched(TracerProvider(sampler=NotingSampler()))
-    try:
-        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-        [span] = run.spans()
-    finally:
-        OpenAIInstrumentor().uninstrument()
-        run.provider.shutdown()
     assert run.processor.started_on == [threading.current_thread().name]
     assert run.processor.ended_on == [FINISHER]
     assert format(span.context.span_id, "016x") == last_span_id()
