@@ -53,22 +53,18 @@ def usage_attributes(usage: Any) -> dict[str, Any]:
     chat = _chat_usage(usage.__class__)
     input_tokens = usage.prompt_tokens if chat else getattr(usage, "input_tokens", None)
     output_tokens = getattr(usage, "completion_tokens" if chat else "output_tokens", None)
-    details = getattr(usage, "prompt_tokens_details" if chat else "input_tokens_details", None)
-    return _token_counts(input_tokens, output_tokens, getattr(details, "cached_tokens", None))
-
-
-def _token_counts(input_tokens: Any, output_tokens: Any, cached: Any) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     if isinstance(input_tokens, int):
         attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
     if isinstance(output_tokens, int):
         attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
+    details = getattr(usage, "prompt_tokens_details" if chat else "input_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None)
     if isinstance(cached, int) and cached:
         attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     return attributes
 
 
-@cache
 def _chat_usage(kind: type) -> bool:
     """Whether a usage type is the chat one (``prompt_tokens``); asked once per type, pydantic's
     ``model_fields`` being slow to read."""
@@ -176,16 +172,7 @@ class ChatReply:
         self.model = completion.model
         self.fingerprint = getattr(completion, "system_fingerprint", None)
         self.tier = getattr(completion, "service_tier", None)
-        usage = completion.usage
-        self.usage = (
-            (
-                getattr(usage, "prompt_tokens", None),
-                getattr(usage, "completion_tokens", None),
-                getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None),
-            )
-            if usage is not None
-            else None
-        )
+        self.usage = usage_attributes(completion.usage)  # ints: nothing left to copy
         choices = []
         for choice in completion.choices:
             message = choice.message
@@ -196,8 +183,7 @@ class ChatReply:
 
     def attributes(self, policy: ContentPolicy) -> dict[str, Any]:
         attributes = _response_attributes(self.response_id, self.model, self.fingerprint, self.tier)
-        if self.usage is not None:
-            attributes.update(_token_counts(*self.usage))
+        attributes.update(self.usage)
         ordered = sorted(self.choices, key=itemgetter(0)) if len(self.choices) > 1 else self.choices
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [choice[4] or "" for choice in ordered]
         if policy.capture:

@@ -178,7 +178,7 @@ def begin(
         recorded = _dump(document)
     except TypeError:
         recorded = _dump_any_keys(document)
-    return name, attributes, RequestSnapshot(recorded, prompt, context, entry[3], schema)
+    return name, attributes, RequestSnapshot(recorded, prompt, context, entry[2], schema)
 
 
 _ALREADY_MATERIAL = (list, tuple, str, dict)
@@ -216,20 +216,21 @@ def _endpoint(base_url: str) -> tuple[tuple[str, Any], ...]:
     )
 
 
-# id of a client's URL object → (the object, provider and server attributes, server attributes and base URL,
-# base URL). The object is kept alive in the entry, so its id is not reused while the entry exists.
-_by_url: dict[int, tuple[object, dict[str, Any], dict[str, Any], str | None]] = {}
+# id of a client's URL object → (the object, provider and server attributes, credential-free base URL). The
+# object is kept alive in the entry, so its id is not reused while the entry exists.
+_by_url: dict[int, tuple[object, dict[str, Any], str | None]] = {}
 
 
-def _describe_client(resource: Any, client: Any, url: Any) -> tuple[object, dict[str, Any], dict[str, Any], str | None]:
+def _describe_client(resource: Any, client: Any, url: Any) -> tuple[object, dict[str, Any], str | None]:
     """The ``_by_url`` entry of a client seen for the first time."""
     base_url = getattr(client, "base_url", None)
-    if base_url is None:
-        return (None, {sc.GEN_AI_PROVIDER_NAME: provider_of(resource)}, {}, None)
-    endpoint = dict(_endpoint(str(base_url)))
     at_start = {sc.GEN_AI_PROVIDER_NAME: provider_of(resource)}
-    at_start.update((key, value) for key, value in endpoint.items() if key != sc.SPANLAB_REQUEST_BASE_URL)
-    entry = (url, at_start, endpoint, endpoint.get(sc.SPANLAB_REQUEST_BASE_URL))
+    if base_url is None:
+        return (None, at_start, None)
+    endpoint = dict(_endpoint(str(base_url)))
+    clean = endpoint.pop(sc.SPANLAB_REQUEST_BASE_URL, None)
+    at_start.update(endpoint)
+    entry = (url, at_start, clean)
     if url is not None:
         if len(_by_url) >= 64:
             _by_url.clear()
@@ -237,7 +238,7 @@ def _describe_client(resource: Any, client: Any, url: Any) -> tuple[object, dict
     return entry
 
 
-def _client_entry(resource: Any) -> tuple[object, dict[str, Any], dict[str, Any], str | None]:
+def _client_entry(resource: Any) -> tuple[object, dict[str, Any], str | None]:
     """The ``_by_url`` entry of a resource's client."""
     client = getattr(resource, "_client", None)
     url = getattr(client, "_base_url", None)
@@ -249,7 +250,8 @@ def _client_entry(resource: Any) -> tuple[object, dict[str, Any], dict[str, Any]
 
 def endpoint_attributes(resource: Any) -> dict[str, Any]:
     """``server.address``/``server.port`` and the credential-free base URL of a resource's client."""
-    return dict(_client_entry(resource)[2])
+    base_url = getattr(getattr(resource, "_client", None), "base_url", None)
+    return dict(_endpoint(str(base_url))) if base_url is not None else {}
 
 
 # -- from the snapshot, on the background thread --------------------------------------------------------------
