@@ -3,9 +3,9 @@
 A reply records one output message per choice (``n > 1`` gives several, in choice order), its tool
 calls, finish reasons, usage, response id and model: :class:`ChatReply` copies them from the
 ``ChatCompletion`` when the call returns, the background thread makes the attributes. A stream is
-reassembled chunk by chunk by :class:`ChatStreamRecorder`: text deltas joined, tool-call deltas merged by
-index (their argument fragments may interleave with content and with other calls), the usage chunk of
-``stream_options={"include_usage": True}`` kept.
+reassembled from its chunks' JSON by :class:`ChatStreamRecorder`, off the application's thread: text deltas
+joined, tool-call deltas merged by index (their argument fragments may interleave with content and with
+other calls), the usage chunk of ``stream_options={"include_usage": True}`` kept.
 """
 
 from __future__ import annotations
@@ -202,17 +202,20 @@ class _Choice:
 
     def add_calls(self, deltas: list[Any]) -> None:
         for delta in deltas:
-            entry = self.calls.get(delta.index)
+            if not isinstance(delta, dict):
+                continue
+            entry = self.calls.get(delta.get("index", 0))
             if entry is None:
-                entry = self.calls[delta.index] = [None, None, []]
-            if delta.id:
-                entry[0] = delta.id
-            function = delta.function
-            if function is not None:
-                if function.name and not entry[1]:
-                    entry[1] = function.name
-                if function.arguments:
-                    entry[2].append(function.arguments)
+                entry = self.calls[delta.get("index", 0)] = [None, None, []]
+            if delta.get("id"):
+                entry[0] = delta["id"]
+            function = delta.get("function") or delta.get("custom")  # a custom tool's call: name and input
+            if isinstance(function, dict):
+                if function.get("name") and not entry[1]:
+                    entry[1] = function["name"]
+                arguments = function.get("arguments", function.get("input"))
+                if isinstance(arguments, str) and arguments:
+                    entry[2].append(arguments)
 
     def fields(self) -> tuple[Any, Any, Any, Any]:
         """(role, text, tool calls, finish reason), as :func:`_outputs` takes them."""
@@ -221,13 +224,33 @@ class _Choice:
         return self.role, text, calls, self.finish_reason
 
 
-class ChatStreamRecorder:
-    """Reassembles a streamed chat completion from its chunks; it is then the call's reply.
+def _usage_attributes(usage: dict[str, Any]) -> dict[str, Any]:
+    """Token counts of a chat usage object in its JSON form (see :func:`usage_attributes`)."""
+    attributes: dict[str, Any] = {}
+    for key, attribute in (
+        ("prompt_tokens", sc.GEN_AI_USAGE_INPUT_TOKENS),
+        ("completion_tokens", sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ):
+        value = usage.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            attributes[attribute] = value
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if isinstance(cached, int) and cached:
+        attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    return attributes
 
-    :meth:`add` runs on the application's thread (a batch of chunks at a time), so it does as little as
-    it can: text fragments are only appended (joined on the background thread), and what every chunk
-    repeats (id, model, system fingerprint, service tier) is read from the first and last chunk when the
-    stream ends (:meth:`reply`), after which no chunk is read again.
+
+class ChatStreamRecorder:
+    """Reassembles a streamed chat completion from its chunks' JSON; it is then the call's reply.
+
+    It reads the chunks as the server sent them (:meth:`add_data`, from the stream's bytes: see
+    :mod:`.streams`), after the stream ended and off the application's thread when spans are exported in
+    batches. Text deltas are joined, tool-call deltas merged by index (their argument fragments may
+    interleave with content and with other calls), the usage chunk of ``stream_options={"include_usage":
+    True}`` kept; what every chunk repeats (id, model, system fingerprint, service tier) is read from the
+    first and last chunk. Chunks given as ``openai`` objects (:meth:`add`, when a stream cannot be recorded
+    from its bytes) are read through their JSON form.
     """
 
     __slots__ = ("choices", "first", "last", "response", "usage")
@@ -235,48 +258,56 @@ class ChatStreamRecorder:
 
     def __init__(self) -> None:
         self.choices: dict[int, _Choice] = {}
-        self.first: Any = None
-        self.last: Any = None
-        self.usage: Any = None
+        self.first: dict[str, Any] | None = None
+        self.last: dict[str, Any] | None = None
+        self.usage: dict[str, Any] | None = None
         self.response: tuple[Any, Any, Any, Any, dict[str, Any]] | None = None  # see reply()
 
     def add(self, chunks: list[Any]) -> None:
-        if self.first is None:
-            self.first = chunks[0]
-        self.last = chunks[-1]
+        self.add_data([chunk.to_dict() for chunk in chunks])
+
+    def add_data(self, chunks: list[Any]) -> None:
         states = self.choices
         for chunk in chunks:
-            choices = chunk.choices
+            if not isinstance(chunk, dict):
+                continue
+            if self.first is None:
+                self.first = chunk
+            self.last = chunk
+            choices = chunk.get("choices") or ()
             done = not choices  # the usage chunk of include_usage has no choices
             for choice in choices:
-                state = states.get(choice.index)
+                index = choice.get("index", 0)
+                state = states.get(index)
+                delta = choice.get("delta") or {}
                 if state is None:
-                    state = states[choice.index] = _Choice()
-                    state.role = getattr(choice.delta, "role", None)
-                delta = choice.delta
-                if delta is not None:
-                    content = delta.content
-                    if content:
-                        state.texts.append(content)
-                    if delta.tool_calls:
-                        state.add_calls(delta.tool_calls)
-                if choice.finish_reason:
-                    state.finish_reason = choice.finish_reason
+                    state = states[index] = _Choice()
+                    state.role = delta.get("role")
+                content = delta.get("content")
+                if isinstance(content, str) and content:
+                    state.texts.append(content)
+                calls = delta.get("tool_calls")
+                if calls:
+                    state.add_calls(calls)
+                finish_reason = choice.get("finish_reason")
+                if finish_reason:
+                    state.finish_reason = finish_reason
                     done = True
-            if done and chunk.usage is not None:  # some servers put usage on the last content chunk instead
-                self.usage = chunk.usage
+            usage = chunk.get("usage")
+            if done and isinstance(usage, dict):  # some servers put usage on the last content chunk instead
+                self.usage = usage
 
     def reply(self) -> ChatStreamRecorder | None:
         """The stream's reply, once it ended (None when no chunk arrived); the chunks are let go."""
         first, last = self.first, self.last
-        if first is None:
+        if first is None or last is None:
             return None
         self.response = (
-            first.id,
-            first.model,
-            getattr(last, "system_fingerprint", None),
-            getattr(last, "service_tier", None),
-            usage_attributes(self.usage),
+            first.get("id"),
+            first.get("model"),
+            last.get("system_fingerprint"),
+            last.get("service_tier"),
+            _usage_attributes(self.usage) if self.usage is not None else {},
         )
         self.first = self.last = self.usage = None
         return self

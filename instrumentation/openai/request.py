@@ -38,6 +38,7 @@ __all__ = [
     "begin",
     "context_attributes",
     "endpoint_attributes",
+    "from_json",
     "given",
     "invocation_parameters",
     "materialize",
@@ -78,7 +79,8 @@ try:  # orjson is several times faster; the standard library does the same job w
     _dump: Callable[[Any], bytes] = partial(orjson.dumps, default=_jsonable)
     _dump_any_keys: Callable[[Any], bytes] = partial(orjson.dumps, default=_jsonable, option=_OPTIONS)
 
-    def _load(document: bytes) -> Any:
+    def from_json(document: bytes) -> Any:
+        """The value of JSON text."""
         return orjson.loads(document)
 
 except ImportError:  # pragma: no cover - orjson is a dependency of the spanlab distribution
@@ -91,7 +93,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency of the spanlab 
 
     _dump_any_keys = _dump
 
-    def _load(document: bytes) -> Any:
+    def from_json(document: bytes) -> Any:
         return json.loads(document)
 
 
@@ -131,7 +133,7 @@ class RequestSnapshot:
     def content(self) -> dict[str, Any]:
         """The JSON document: ``arguments`` (the recorded keyword arguments) and, when there are any, the
         prompt's ``template`` and ``variables`` and the request context's ``metadata``."""
-        content: dict[str, Any] = _load(self.document)
+        content: dict[str, Any] = from_json(self.document)
         return content
 
 

@@ -3,29 +3,43 @@
 The wrapper is a ``wrapt.ObjectProxy``: ``isinstance(stream, openai.Stream)`` still holds and every
 attribute (``response``, helpers) is the stream's own. It adds only the bookkeeping:
 
-- each item goes to the operation's recorder, up to 8 at a time (a recorder failure stops recording,
-  never the stream);
-- the call ends exactly once, its reply copied from the recorder — when the stream is exhausted, closed
-  (``close()``, ``with``/``async with``), fails in the middle (the error recorded, then re-raised
-  unchanged), or is garbage-collected unconsumed (``weakref.finalize``, which also runs at interpreter
-  exit).
+- what the stream brings is recorded in one of two ways (a recorder failure stops recording, never the
+  stream):
+
+  - **its bytes**, for a recorder that reads the events' JSON (:class:`DataRecorder`, chat completions):
+    the stream's server-sent-event decoder gets the body through a tap that keeps each piece the network
+    delivers, as it passes (:class:`_ByteTap`). The application's thread does nothing per item: no
+    ``openai`` object is read, none is kept alive. When the call is recorded (on the background thread
+    when spans are exported in batches), the kept bytes are decoded again and their JSON handed to the
+    recorder. A stream closed early records what had arrived by then.
+  - **its items**, for any other recorder, or a stream whose decoder is not the ``openai`` package's own
+    ``SSEDecoder``: each item goes to the recorder, up to 8 at a time, on the application's thread;
+- the call ends exactly once — when the stream is exhausted, closed (``close()``, ``with``/``async
+  with``), fails in the middle (the error recorded, then re-raised unchanged), or is garbage-collected
+  unconsumed (``weakref.finalize``, which also runs at interpreter exit).
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from functools import cache
 from typing import Any, Protocol
 
 from wrapt import ObjectProxy
 
 from instrumentation.openai.call import LLMCall, Reply, guard
+from instrumentation.openai.request import from_json
+from instrumentation.redaction import ContentPolicy
 
-__all__ = ["StreamRecorder", "TracedAsyncStream", "TracedStream"]
+__all__ = ["DataRecorder", "StreamRecorder", "TracedAsyncStream", "TracedStream"]
 
 _log = logging.getLogger("spanlab.instrumentation")
 _BATCH = 8  # stream items buffered before the recorder goes through them
+# A stream whose body grows past this stops being kept (and its reply is left out): a chat reply is a few
+# hundred kilobytes of events at most, so this is something else, and the application's memory comes first.
+_MAX_KEPT_BYTES = 32 * 1024 * 1024
 
 
 class StreamRecorder(Protocol):
@@ -36,6 +50,146 @@ class StreamRecorder(Protocol):
     def reply(self) -> Reply | None:
         """The stream's reply once it ended; items are not read after this."""
         ...
+
+
+class DataRecorder(StreamRecorder, Protocol):
+    """A recorder that can also read a stream's events as decoded JSON (see the module docstring)."""
+
+    def add_data(self, events: list[Any]) -> None:
+        """Note the JSON values of the stream's events, in order (``[DONE]`` and what is not JSON left out)."""
+        ...
+
+
+@cache
+def _sse_decoder() -> type | None:
+    """The ``openai`` package's server-sent-event decoder, whose input the byte tap can keep."""
+    try:
+        from openai._streaming import SSEDecoder
+    except ImportError:  # a release that moved it: streams are recorded item by item
+        return None
+    return SSEDecoder
+
+
+class _ByteTap:
+    """Stands in for a stream's ``SSEDecoder``: hands it the response body unchanged, keeping every piece.
+
+    The first piece notes the call's time to first chunk. Past :data:`_MAX_KEPT_BYTES` nothing more is kept
+    and the call is marked broken (its reply left out).
+    """
+
+    __slots__ = ("call", "decoder", "pieces", "size")
+
+    def __init__(self, decoder: Any, call: LLMCall) -> None:
+        self.decoder = decoder
+        self.call = call
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+        return self.decoder.iter_bytes(self._keep(iterator))
+
+    def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        return self.decoder.aiter_bytes(self._akeep(iterator))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.decoder, name)
+
+    def _keep(self, iterator: Iterator[bytes]) -> Iterator[bytes]:
+        pieces: list[bytes] | None = self.pieces
+        for piece in iterator:
+            if pieces is not None:
+                pieces = self._kept(piece)
+            yield piece
+
+    async def _akeep(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        pieces: list[bytes] | None = self.pieces
+        async for piece in iterator:
+            if pieces is not None:
+                pieces = self._kept(piece)
+            yield piece
+
+    def _kept(self, piece: bytes) -> list[bytes] | None:
+        """Keep one piece; the list to keep the next ones in, None once the stream is too long to keep."""
+        if not self.size:
+            self.call.chunk_arrived()
+        self.size += len(piece)
+        if self.size > _MAX_KEPT_BYTES:
+            self.pieces = []
+            self.call.broken = True
+            return None
+        self.pieces.append(piece)
+        return self.pieces
+
+    def events(self) -> list[Any]:
+        """The JSON values of the kept events (``[DONE]``, what is not JSON, and an event cut off unfinished
+        at the end left out)."""
+        values = []
+        for data in _event_data(b"".join(self.pieces)):
+            if data.startswith(b"[DONE]"):
+                break
+            try:
+                values.append(from_json(data))
+            except ValueError:
+                continue
+        return values
+
+
+def _event_data(body: bytes) -> Iterator[bytes]:
+    """The data of each server-sent event of a body, by the rules ``SSEDecoder`` follows: a line is a field, an
+    empty line ends an event, the ``data`` lines of an event are joined with newlines; other fields and
+    comments do not matter here. Written out because the decoder, made to decode line by line as bytes
+    arrive, is several times slower over a whole body."""
+    data: list[bytes] = []
+    for line in body.splitlines():
+        if not line:
+            if data:
+                yield b"\n".join(data)
+                data = []
+        elif line.startswith(b"data:"):
+            value = line[5:]
+            data.append(value[1:] if value.startswith(b" ") else value)
+
+
+def _tap(stream: Any, call: LLMCall) -> _ByteTap | None:
+    """Put a byte tap between a stream and its decoder, if the decoder is ``openai``'s own and the stream
+    has not read anything yet; None otherwise (the stream is then recorded item by item)."""
+    decoder = getattr(stream, "_decoder", None)
+    kind = _sse_decoder()
+    if kind is None or type(decoder) is not kind:
+        return None
+    tap = _ByteTap(decoder, call)
+    stream._decoder = tap
+    return tap
+
+
+class _TappedReply:
+    """The reply of a stream recorded from its bytes, made when the call is recorded (see the module docstring)."""
+
+    __slots__ = ("made", "recorder", "tap", "value")
+
+    def __init__(self, tap: _ByteTap, recorder: DataRecorder) -> None:
+        self.tap = tap
+        self.recorder = recorder
+        self.made = False
+        self.value: Reply | None = None
+
+    def reply(self) -> Reply | None:
+        """The recorder's reply to the kept events (None if the recorder failed: made once either way)."""
+        if not self.made:
+            self.made = True
+            self.recorder.add_data(self.tap.events())
+            self.tap.pieces = []
+            self.value = self.recorder.reply()
+        return self.value
+
+    @property
+    def error(self) -> str | None:
+        reply = guard(self.reply)
+        return reply.error if reply is not None else None
+
+    def attributes(self, policy: ContentPolicy) -> dict[str, Any]:
+        reply = self.reply()
+        return reply.attributes(policy) if reply is not None else {}
 
 
 class _StreamCall:
@@ -51,12 +205,15 @@ class _StreamCall:
     at most a couple of chunks, never every chunk until the stream ends.
     """
 
-    __slots__ = ("__weakref__", "call", "items", "recorder", "threshold")
+    __slots__ = ("__weakref__", "call", "items", "recorder", "tap", "threshold")
 
-    def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
+    def __init__(self, stream: Any, call: LLMCall, recorder: StreamRecorder) -> None:
         self.call = call
         self.recorder = recorder
-        self.items: list[Any] | None = []  # read, not yet recorded; None once the call ended or recording failed
+        self.tap = _tap(stream, call) if hasattr(recorder, "add_data") else None
+        # Items read, not yet recorded; None when the stream is recorded from its bytes, once the call ended
+        # or recording failed.
+        self.items: list[Any] | None = [] if self.tap is None else None
         self.threshold = 1  # how many buffered items call for record(): 1 until the first item, then _BATCH
 
     def record(self) -> None:
@@ -80,7 +237,11 @@ class _StreamCall:
             self.record()
         self.items = None
         if not self.call.broken:
-            self.call.reply = guard(self.recorder.reply)
+            tap = self.tap
+            if tap is not None:
+                self.call.reply = _TappedReply(tap, self.recorder)  # type: ignore[arg-type]
+            else:
+                self.call.reply = guard(self.recorder.reply)
         self.call.end(error)
 
 
@@ -89,7 +250,7 @@ class TracedStream(ObjectProxy):
 
     def __init__(self, stream: Any, call: LLMCall, recorder: StreamRecorder) -> None:
         super().__init__(stream)
-        self._self_state = _StreamCall(call, recorder)
+        self._self_state = _StreamCall(stream, call, recorder)
         self._self_finalizer = weakref.finalize(self, self._self_state.finish)
 
     def __iter__(self) -> Iterator[Any]:
@@ -154,7 +315,7 @@ class TracedAsyncStream(ObjectProxy):
 
     def __init__(self, stream: Any, call: LLMCall, recorder: StreamRecorder) -> None:
         super().__init__(stream)
-        self._self_state = _StreamCall(call, recorder)
+        self._self_state = _StreamCall(stream, call, recorder)
         self._self_finalizer = weakref.finalize(self, self._self_state.finish)
 
     def __aiter__(self) -> TracedAsyncStream:

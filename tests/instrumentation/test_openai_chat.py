@@ -264,7 +264,8 @@ def test_streamed_n_choices(recorded: Recorded, client: Any) -> None:
     assert attributes_of(recorded.one())[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop", "stop")
 
 
-def test_stream_as_context_manager_closed_early(recorded: Recorded, client: Any) -> None:
+def test_stream_as_context_manager_closed_early(recorded: Recorded, client: Any, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script.set_latency(0, between_chunks=0.5)  # the first event arrives alone
     with client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "one two three four five six"}], stream=True
     ) as stream:
@@ -276,6 +277,17 @@ def test_stream_as_context_manager_closed_early(recorded: Recorded, client: Any)
     assert json_attribute(span, sc.GEN_AI_OUTPUT_MESSAGES) == [{"role": "assistant", "parts": []}]
     stream.close()  # closing again changes nothing
     assert len(recorded.spans) == 1
+
+
+def test_stream_closed_early_records_what_had_arrived_not_only_what_was_read(recorded: Recorded, client: Any) -> None:
+    """The fake writes a short reply in one piece: it had all arrived when the application stopped reading."""
+    with client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "one two three"}], stream=True
+    ) as stream:
+        next(stream)
+    [output] = json_attribute(recorded.one(), sc.GEN_AI_OUTPUT_MESSAGES)
+    assert output["parts"] == [{"type": "text", "content": "fake reply to: one two three"}]
+    assert output["finish_reason"] == "stop"
 
 
 def test_stream_close_ends_the_span_once(recorded: Recorded, client: Any) -> None:

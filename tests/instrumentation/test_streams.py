@@ -15,15 +15,16 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai._streaming import SSEDecoder
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind
 
 from instrumentation import semconv as sc
-from instrumentation.openai import OpenAIInstrumentor
+from instrumentation.openai import OpenAIInstrumentor, streams
 from instrumentation.openai.call import LLMCall, Reply
 from instrumentation.openai.streams import TracedStream
 from instrumentation.redaction import ContentPolicy
-from tests.fakeopenai import ChatReply, FakeOpenAI, StreamError
+from tests.fakeopenai import ChatReply, FakeOpenAI, StreamError, ToolCall, Usage
 from tests.instrumentation.helpers import FINISHER, Batched, Recorded, async_client, attributes_of, json_attribute
 
 MODEL = "gpt-4o-mini"
@@ -172,6 +173,61 @@ def test_a_long_stream_keeps_few_chunks_alive(batched: Batched, client: Any, fak
     assert most <= 10, f"{most} chunks alive at once"
     [span] = batched.spans()
     assert json_attribute(span, sc.GEN_AI_OUTPUT_MESSAGES)[0]["parts"][0]["content"] == LONG
+
+
+class _OwnDecoder(SSEDecoder):
+    """A decoder of the client's own: the stream cannot be recorded from its bytes, only item by item."""
+
+
+class _ClientWithItsOwnDecoder(openai.OpenAI):
+    def _make_sse_decoder(self) -> SSEDecoder:
+        return _OwnDecoder()
+
+
+def test_a_stream_with_a_decoder_of_its_own_is_recorded_item_by_item_alike(
+    recorded: Recorded, fake_openai: FakeOpenAI
+) -> None:
+    calls = [
+        ToolCall("lookup", '{"city": "Paris", "days": 3}', id="call_1"),
+        ToolCall("weather", '{"unit": "C"}', id="call_2"),
+    ]
+    fake_openai.script.add_rule(
+        "story", ChatReply(content=LONG, tool_calls=calls, interleave=True, usage=Usage(7, 300))
+    )
+    spans = []
+    for kind in (openai.OpenAI, _ClientWithItsOwnDecoder):
+        client: Any
+        with kind(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0) as client:
+            stream = client.chat.completions.create(
+                model=MODEL, messages=[USER], stream=True, stream_options={"include_usage": True}
+            )
+            assert isinstance(stream._decoder, _OwnDecoder) is (kind is _ClientWithItsOwnDecoder)
+            assert sum(1 for _ in stream) > 300
+        spans.append(_recorded(recorded.spans[-1]))
+    by_bytes, by_items = spans
+    assert by_items == by_bytes
+    [output] = json_attribute_of(by_items, sc.GEN_AI_OUTPUT_MESSAGES)
+    assert output["parts"][0] == {"type": "text", "content": LONG}
+    assert [part["name"] for part in output["parts"][1:]] == ["lookup", "weather"]
+    assert by_items["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 7
+
+
+def test_a_stream_too_long_to_keep_records_no_reply_and_streams_on(
+    recorded: Recorded, client: Any, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_openai.script.set_latency(0, between_chunks=0.001)  # many pieces: the limit falls in the middle
+    fake_openai.script.add_rule("long story", ChatReply(content=LONG))
+    monkeypatch.setattr(streams, "_MAX_KEPT_BYTES", 4096)
+    text = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(model=MODEL, messages=[USER], stream=True)
+        if chunk.choices
+    )
+    assert text == LONG
+    span = recorded.one()
+    assert span.status.status_code.name == "UNSET"
+    assert sc.GEN_AI_OUTPUT_MESSAGES not in attributes_of(span)
+    assert sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attributes_of(span)
 
 
 class _Operation:
