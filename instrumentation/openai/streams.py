@@ -95,30 +95,34 @@ class _ByteTap:
         return getattr(self.decoder, name)
 
     def _keep(self, iterator: Iterator[bytes]) -> Iterator[bytes]:
-        pieces: list[bytes] | None = self.pieces
+        keeping = True
         for piece in iterator:
-            if pieces is not None:
-                pieces = self._kept(piece)
+            if keeping:
+                keeping = self._kept(piece)
             yield piece
 
     async def _akeep(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        pieces: list[bytes] | None = self.pieces
+        keeping = True
         async for piece in iterator:
-            if pieces is not None:
-                pieces = self._kept(piece)
+            if keeping:
+                keeping = self._kept(piece)
             yield piece
 
-    def _kept(self, piece: bytes) -> list[bytes] | None:
-        """Keep one piece; the list to keep the next ones in, None once the stream is too long to keep."""
+    def _kept(self, piece: bytes) -> bool:
+        """Keep one piece; False once nothing more is to be kept: the call ended (the application reads on
+        after closing the stream) or the stream is too long to keep."""
+        call = self.call
+        if call.ended:
+            return False
         if not self.size:
-            self.call.chunk_arrived()
+            call.chunk_arrived()
         self.size += len(piece)
         if self.size > _MAX_KEPT_BYTES:
             self.pieces = []
-            self.call.broken = True
-            return None
+            call.broken = True
+            return False
         self.pieces.append(piece)
-        return self.pieces
+        return True
 
     def events(self) -> list[Any]:
         """The JSON values of the kept events (``[DONE]``, what is not JSON, and an event cut off unfinished
