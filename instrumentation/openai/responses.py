@@ -12,7 +12,7 @@ the same exchange as a chat request would — what a replay through the chat API
   finish reason ``tool_call`` / ``stop`` / ``length`` / ``content_filter`` from the status.
 
 A stream is recorded from its final ``response.completed`` (or ``.incomplete`` / ``.failed``) event;
-a stream closed before it records the text deltas and function calls seen so far. What a reply records
+a stream closed before it records the text deltas and function calls that had arrived. What a reply records
 is copied into a :class:`ResponsesReply` when the call (or the stream) ends.
 """
 
@@ -252,8 +252,17 @@ class ResponsesReply:
         return {sc.GEN_AI_OUTPUT_MESSAGES: to_json([message])}
 
 
+@cache
+def _response_type() -> Any:
+    from openai.types.responses import Response
+
+    return Response
+
+
 class ResponsesStreamRecorder:
-    """Records a streamed Responses call from its events."""
+    """Records a streamed Responses call from its events' JSON (:meth:`add_data`, from the stream's bytes: see
+    :mod:`.streams`), after the stream ended and off the application's thread when spans are exported in
+    batches; events given as ``openai`` objects (:meth:`add`) are read through their JSON form."""
 
     __slots__ = ("calls", "error", "response", "started", "texts")
 
@@ -265,28 +274,39 @@ class ResponsesStreamRecorder:
         self.error: str | None = None
 
     def add(self, events: list[Any]) -> None:
+        self.add_data([event.to_dict() for event in events])
+
+    def add_data(self, events: list[Any]) -> None:
         for event in events:
-            kind = getattr(event, "type", None)
+            if not isinstance(event, dict):
+                continue
+            kind = event.get("type")
             if kind == "response.output_text.delta":
-                self.texts.append(event.delta)
+                delta = event.get("delta")
+                if isinstance(delta, str):
+                    self.texts.append(delta)
             elif kind in ("response.completed", "response.incomplete", "response.failed"):
-                self.response = event.response
+                response = event.get("response")
+                if isinstance(response, dict):
+                    self.response = _response_type().construct(**response)  # as the openai client makes it
             elif kind == "response.created":
-                self.started = event.response
-            elif kind == "response.output_item.done" and getattr(event.item, "type", None) == "function_call":
-                self.calls.append((event.item.call_id, event.item.name, event.item.arguments))
+                self.started = event.get("response")
+            elif kind == "response.output_item.done":
+                item = event.get("item")
+                if isinstance(item, dict) and item.get("type") == "function_call":
+                    self.calls.append((item.get("call_id"), item.get("name"), item.get("arguments")))
             elif kind == "error":
-                self.error = str(getattr(event, "message", None) or "stream error")
+                self.error = str(event.get("message") or "stream error")
 
     def reply(self) -> ResponsesReply:
         """The stream's reply, once it ended: the final response's, or what arrived before the stream stopped."""
         if self.response is not None:
             reply = ResponsesReply.of(self.response)
         else:
-            started = self.started
+            started = self.started if isinstance(self.started, dict) else {}
             reply = ResponsesReply(
-                response_id=getattr(started, "id", None),
-                model=getattr(started, "model", None),
+                response_id=started.get("id"),
+                model=started.get("model"),
                 texts=self.texts,
                 calls=self.calls,
                 complete=False,

@@ -6,14 +6,15 @@ attribute (``response``, helpers) is the stream's own. It adds only the bookkeep
 - what the stream brings is recorded in one of two ways (a recorder failure stops recording, never the
   stream):
 
-  - **its bytes**, for a recorder that reads the events' JSON (:class:`DataRecorder`, chat completions):
-    the stream's server-sent-event decoder gets the body through a tap that keeps each piece the network
-    delivers, as it passes (:class:`_ByteTap`). The application's thread does nothing per item: no
-    ``openai`` object is read, none is kept alive. When the call is recorded (on the background thread
-    when spans are exported in batches), the kept bytes are decoded again and their JSON handed to the
-    recorder. A stream closed early records what had arrived by then.
-  - **its items**, for any other recorder, or a stream whose decoder is not the ``openai`` package's own
-    ``SSEDecoder``: each item goes to the recorder, up to 8 at a time, on the application's thread;
+  - **its bytes**: the stream's server-sent-event decoder gets the body through a tap that keeps each piece
+    the network delivers, as it passes (:class:`_ByteTap`). The application's thread does nothing per
+    item: no ``openai`` object is read, none is kept alive. When the call is recorded (on the background
+    thread when spans are exported in batches), the kept bytes are split into events again and their JSON
+    handed to the recorder (:meth:`StreamRecorder.add_data`). A stream closed early records what had
+    arrived by then.
+  - **its items**, for a stream whose decoder is not the ``openai`` package's own ``SSEDecoder`` (a client
+    that makes its own, a release that moved it): each item goes to the recorder
+    (:meth:`StreamRecorder.add`), up to 8 at a time, on the application's thread;
 - the call ends exactly once — when the stream is exhausted, closed (``close()``, ``with``/``async
   with``), fails in the middle (the error recorded, then re-raised unchanged), or is garbage-collected
   unconsumed (``weakref.finalize``, which also runs at interpreter exit).
@@ -33,7 +34,7 @@ from instrumentation.openai.call import LLMCall, Reply, guard
 from instrumentation.openai.request import from_json
 from instrumentation.redaction import ContentPolicy
 
-__all__ = ["DataRecorder", "StreamRecorder", "TracedAsyncStream", "TracedStream"]
+__all__ = ["StreamRecorder", "TracedAsyncStream", "TracedStream"]
 
 _log = logging.getLogger("spanlab.instrumentation")
 _BATCH = 8  # stream items buffered before the recorder goes through them
@@ -43,20 +44,19 @@ _MAX_KEPT_BYTES = 32 * 1024 * 1024
 
 
 class StreamRecorder(Protocol):
-    def add(self, items: list[Any]) -> None:
-        """Note items, in the order they were read (on the application's thread, a batch at a time)."""
-        ...
-
-    def reply(self) -> Reply | None:
-        """The stream's reply once it ended; items are not read after this."""
-        ...
-
-
-class DataRecorder(StreamRecorder, Protocol):
-    """A recorder that can also read a stream's events as decoded JSON (see the module docstring)."""
+    """Reassembles a stream's reply from its events, given in one of two ways (see the module docstring)."""
 
     def add_data(self, events: list[Any]) -> None:
         """Note the JSON values of the stream's events, in order (``[DONE]`` and what is not JSON left out)."""
+        ...
+
+    def add(self, items: list[Any]) -> None:
+        """Note items as the stream yields them, in the order they were read (on the application's thread, a
+        batch at a time)."""
+        ...
+
+    def reply(self) -> Reply | None:
+        """The stream's reply once it ended; nothing is added after this."""
         ...
 
 
@@ -171,7 +171,7 @@ class _TappedReply:
 
     __slots__ = ("made", "recorder", "tap", "value")
 
-    def __init__(self, tap: _ByteTap, recorder: DataRecorder) -> None:
+    def __init__(self, tap: _ByteTap, recorder: StreamRecorder) -> None:
         self.tap = tap
         self.recorder = recorder
         self.made = False
@@ -214,7 +214,7 @@ class _StreamCall:
     def __init__(self, stream: Any, call: LLMCall, recorder: StreamRecorder) -> None:
         self.call = call
         self.recorder = recorder
-        self.tap = _tap(stream, call) if hasattr(recorder, "add_data") else None
+        self.tap = _tap(stream, call)
         # Items read, not yet recorded; None when the stream is recorded from its bytes, once the call ended
         # or recording failed.
         self.items: list[Any] | None = [] if self.tap is None else None
@@ -243,7 +243,7 @@ class _StreamCall:
         if not self.call.broken:
             tap = self.tap
             if tap is not None:
-                self.call.reply = _TappedReply(tap, self.recorder)  # type: ignore[arg-type]
+                self.call.reply = _TappedReply(tap, self.recorder)
             else:
                 self.call.reply = guard(self.recorder.reply)
         self.call.end(error)

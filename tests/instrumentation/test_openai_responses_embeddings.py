@@ -128,7 +128,10 @@ def test_responses_stream_and_length_cut(recorded: Recorded, client: Any) -> Non
     assert cut.status.status_code is StatusCode.UNSET
 
 
-def test_responses_stream_closed_early_keeps_what_arrived(recorded: Recorded, client: Any) -> None:
+def test_responses_stream_closed_early_keeps_what_arrived(
+    recorded: Recorded, client: Any, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script.set_latency(0, between_chunks=0.2)  # events arrive one by one
     with client.responses.create(model=MODEL, input="one two three four five six", stream=True) as stream:
         seen = []
         for event in stream:

@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind
 from instrumentation import semconv as sc
 from instrumentation.openai import OpenAIInstrumentor, streams
 from instrumentation.openai.call import LLMCall, Reply
+from instrumentation.openai.chat import ChatStreamRecorder
 from instrumentation.openai.streams import TracedStream
 from instrumentation.redaction import ContentPolicy
 from tests.fakeopenai import ChatReply, FakeOpenAI, StreamError, ToolCall, Usage
@@ -212,6 +213,25 @@ def test_a_stream_with_a_decoder_of_its_own_is_recorded_item_by_item_alike(
     assert by_items["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 7
 
 
+def test_a_responses_stream_with_a_decoder_of_its_own_is_recorded_item_by_item_alike(
+    recorded: Recorded, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script.add_rule("story", ChatReply(content=LONG, tool_calls=[ToolCall("lookup", "{}", id="call_1")]))
+    spans = []
+    client: Any
+    for kind in (openai.OpenAI, _ClientWithItsOwnDecoder):
+        with kind(base_url=fake_openai.base_url, api_key="sk-test", max_retries=0) as client:
+            events = list(client.responses.create(model=MODEL, input="tell me a long story", stream=True))
+            assert events[-1].type == "response.completed"
+        spans.append(_recorded(recorded.spans[-1]))
+    by_bytes, by_items = spans
+    assert by_items == by_bytes
+    [output] = json_attribute_of(by_items, sc.GEN_AI_OUTPUT_MESSAGES)
+    assert output["parts"][0] == {"type": "text", "content": LONG}
+    assert output["parts"][1]["name"] == "lookup" and output["finish_reason"] == "tool_call"
+    assert by_items["attributes"][sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+
+
 def test_a_stream_too_long_to_keep_records_no_reply_and_streams_on(
     recorded: Recorded, client: Any, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,6 +250,21 @@ def test_a_stream_too_long_to_keep_records_no_reply_and_streams_on(
     assert sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attributes_of(span)
 
 
+def test_a_recorder_failing_on_the_kept_bytes_leaves_the_reply_out_never_the_span(
+    recorded: Recorded, client: Any, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(self: ChatStreamRecorder, events: list[Any]) -> None:
+        raise ValueError("an event the recorder does not understand")
+
+    monkeypatch.setattr(ChatStreamRecorder, "add_data", fail)
+    fake_openai.script.add_rule("long story", ChatReply(content=LONG))
+    assert sum(1 for _ in client.chat.completions.create(model=MODEL, messages=[USER], stream=True)) > 300
+    span = recorded.one()
+    assert span.status.status_code.name == "UNSET"
+    assert sc.GEN_AI_OUTPUT_MESSAGES not in attributes_of(span)
+    assert attributes_of(span)[sc.GEN_AI_REQUEST_MODEL] == MODEL
+
+
 class _Operation:
     def request_attributes(self, request: Any, policy: ContentPolicy) -> dict[str, Any]:
         return {"request": request}
@@ -240,6 +275,9 @@ class _FailingRecorder:
 
     def __init__(self) -> None:
         self.batches: list[list[Any]] = []
+
+    def add_data(self, events: list[Any]) -> None:
+        raise AssertionError("a list iterator has no bytes to read")
 
     def add(self, items: list[Any]) -> None:
         self.batches.append(list(items))
