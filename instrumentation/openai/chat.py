@@ -269,7 +269,7 @@ class ChatStreamRecorder:
     def add_data(self, chunks: list[Any]) -> None:
         states = self.choices
         for chunk in chunks:
-            if not isinstance(chunk, dict):
+            if not isinstance(chunk, dict) or chunk.get("error"):  # the client raises an error event, never yields it
                 continue
             if self.first is None:
                 self.first = chunk

@@ -129,6 +129,9 @@ def test_an_error_in_the_middle_of_a_long_stream_records_the_same_with_either_pr
     assert span["status"][0].name == "ERROR" and span["events"] == ["exception"]
     text = json_attribute_of(span, sc.GEN_AI_OUTPUT_MESSAGES)[0]["parts"][0]["content"]
     assert LONG.startswith(text) and len(text.split()) >= 90
+    # what the chunks repeat is read from the last chunk, not from the error event after it
+    assert span["attributes"][sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_fake0penai"
+    assert span["attributes"][sc.GEN_AI_RESPONSE_MODEL] == MODEL
 
 
 def test_async_streams_record_the_same_with_either_processor(fake_openai: FakeOpenAI) -> None:
