@@ -262,13 +262,16 @@ class TracedStream(ObjectProxy):
         generator step per item, where going through :meth:`__next__` would cost two Python calls."""
         state = self._self_state
         try:
-            for item in self.__wrapped__:
-                items = state.items  # as in __next__, inline: a method call per item is what this avoids
-                if items is not None:
-                    items.append(item)
-                    if len(items) >= state.threshold:
-                        state.record()
-                yield item
+            if state.items is None:  # recorded from its bytes (or no more): nothing to do per item
+                yield from self.__wrapped__
+            else:
+                for item in self.__wrapped__:
+                    items = state.items  # as in __next__, inline: a method call per item is what this avoids
+                    if items is not None:
+                        items.append(item)
+                        if len(items) >= state.threshold:
+                            state.record()
+                    yield item
         except GeneratorExit:  # the loop was left early: the stream goes on (or ends when closed or collected)
             raise
         except BaseException as error:

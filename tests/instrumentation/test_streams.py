@@ -17,7 +17,7 @@ import openai
 import pytest
 from openai._streaming import SSEDecoder
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, SpanKind
 
 from instrumentation import semconv as sc
 from instrumentation.openai import OpenAIInstrumentor, streams
@@ -302,3 +302,38 @@ def test_a_failing_recorder_stops_recording_never_the_stream(recorded: Recorded)
     assert len(recorder.batches) == 2  # nothing more after the failure
     [recorded_span] = recorded.spans
     assert set(attributes_of(recorded_span)) == {"request", sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK}
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+def test_kept_bytes_split_into_events_by_the_server_sent_event_rules(newline: bytes) -> None:
+    lines = [
+        b": a comment",
+        b"event: message",
+        b'data: {"a": 1}',
+        b"",
+        b'data:{"b":',  # no space after the colon; data lines of one event joined with a newline
+        b"data: 2}",
+        b"id: 7",
+        b"",
+        b"data: not json",
+        b"",
+        b"",
+        b"data: [3]",
+        b"",
+        b"data: [DONE]",
+        b"",
+        b'data: {"after": "done"}',
+        b"",
+    ]
+    body = newline.join(lines)
+    call = LLMCall(NonRecordingSpan(INVALID_SPAN_CONTEXT), _Operation(), ContentPolicy(), "snapshot", False)
+    whole = streams._ByteTap(None, call)
+    whole._kept(body)
+    assert whole.events() == [{"a": 1}, {"b": 2}, [3]]
+    pieces = streams._ByteTap(None, call)  # the network cuts anywhere, even inside a line ending
+    for start in range(0, len(body), 5):
+        pieces._kept(body[start : start + 5])
+    assert pieces.events() == whole.events()
+    unfinished = streams._ByteTap(None, call)  # an event cut off before its empty line never happened
+    unfinished._kept(b'data: {"a": 1}\n\ndata: {"b": 2}\n')
+    assert unfinished.events() == [{"a": 1}]
