@@ -1,6 +1,6 @@
 """Per-call overhead of spanlab's openai instrumentor, side by side with OpenInference's, in one run.
 
-    .venv/bin/python -m bench.instrumentation_overhead [--calls 10000] [--stream-calls 2000]
+    .venv/bin/python -m bench.instrumentation_overhead [--calls 10000] [--stream-calls 6000]
         [--cold-calls 3000] [--cold-stream-calls 600] [--wall] [--json]
 
 The real ``openai`` client calls an in-process fake transport (``httpx2.MockTransport`` answering canned
@@ -310,7 +310,7 @@ def baseline_spread(results: dict[str, Timings]) -> dict[str, dict[str, float]]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=10_000, help="steady-state plain calls per mode")
-    parser.add_argument("--stream-calls", type=int, default=2_000, help="steady-state streamed calls per mode")
+    parser.add_argument("--stream-calls", type=int, default=6_000, help="steady-state streamed calls per mode")
     parser.add_argument("--cold-calls", type=int, default=3_000, help="cold plain calls per mode")
     parser.add_argument("--cold-stream-calls", type=int, default=600, help="cold streamed calls per mode")
     parser.add_argument("--json", action="store_true", help="print the summary rows as JSON")
