@@ -277,9 +277,13 @@ class ChatStreamRecorder:
             choices = chunk.get("choices") or ()
             done = not choices  # the usage chunk of include_usage has no choices
             for choice in choices:
+                if not isinstance(choice, dict):
+                    continue
                 index = choice.get("index", 0)
                 state = states.get(index)
-                delta = choice.get("delta") or {}
+                delta = choice.get("delta")
+                if not isinstance(delta, dict):
+                    delta = {}
                 if state is None:
                     state = states[index] = _Choice()
                     state.role = delta.get("role")

@@ -38,8 +38,8 @@ __all__ = ["StreamRecorder", "TracedAsyncStream", "TracedStream"]
 
 _log = logging.getLogger("spanlab.instrumentation")
 _BATCH = 8  # stream items buffered before the recorder goes through them
-# A stream whose body grows past this stops being kept (and its reply is left out): a chat reply is a few
-# hundred kilobytes of events at most, so this is something else, and the application's memory comes first.
+# A stream whose body grows past this stops being kept (and its reply is left out): a long chat reply (16k tokens,
+# an event each) is about 4 MiB of events, so this is something else, and the application's memory comes first.
 _MAX_KEPT_BYTES = 32 * 1024 * 1024
 
 

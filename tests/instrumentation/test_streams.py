@@ -337,3 +337,29 @@ def test_kept_bytes_split_into_events_by_the_server_sent_event_rules(newline: by
     unfinished = streams._ByteTap(None, call)  # an event cut off before its empty line never happened
     unfinished._kept(b'data: {"a": 1}\n\ndata: {"b": 2}\n')
     assert unfinished.events() == [{"a": 1}]
+
+
+def test_the_chat_recorder_skips_what_is_not_a_chunk() -> None:
+    recorder = ChatStreamRecorder()
+    recorder.add_data(
+        [
+            "text",
+            {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+            {
+                "id": "c1",
+                "choices": ["not a choice", {"index": 0, "delta": None}, {"index": 0, "delta": {"content": "lo"}}],
+            },
+            {"error": {"message": "overloaded"}},
+            {
+                "id": "c1",
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3},
+            },
+        ]
+    )
+    reply = recorder.reply()
+    assert reply is not None
+    attributes = reply.attributes(ContentPolicy())
+    assert json.loads(attributes[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"] == [{"type": "text", "content": "Hello"}]
+    assert attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ["stop"]
+    assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 3 and attributes[sc.GEN_AI_RESPONSE_MODEL] == "m"
