@@ -155,8 +155,9 @@ def _event_data(body: bytes) -> Iterator[bytes]:
 
 
 def _tap(stream: Any, call: LLMCall) -> _ByteTap | None:
-    """Put a byte tap between a stream and its decoder, if the decoder is ``openai``'s own and the stream
-    has not read anything yet; None otherwise (the stream is then recorded item by item)."""
+    """Put a byte tap between a stream and its decoder, if the decoder is ``openai``'s own; None otherwise (the
+    stream is then recorded item by item). Called as ``create()`` returns the stream, before it read anything:
+    the stream asks its decoder for events when it is first read."""
     decoder = getattr(stream, "_decoder", None)
     kind = _sse_decoder()
     if kind is None or type(decoder) is not kind:
@@ -199,14 +200,14 @@ class _TappedReply:
 class _StreamCall:
     """The call and recorder behind one stream; what the finalizer holds (never the proxy itself).
 
-    Items reach the recorder in batches of :data:`_BATCH`: for each item the proxy only appends to a list,
-    and the recorder's code then runs for several items in a row instead of once between every two reads of
-    the network. The first item goes at once (it gives the time to first chunk). Batches stay small because
-    a buffered chunk is kept alive: an ``openai`` chunk is a dozen objects the garbage collector tracks, and
-    dozens of them alive at once set off collections (and promote them to older generations) on the
-    application's thread, where chunks that die as soon as they are read set off none — a batch of 64 cost
-    more in collections than it saved in calls. The recorder keeps what it needs as strings, numbers and
-    at most a couple of chunks, never every chunk until the stream ends.
+    On the item path, items reach the recorder in batches of :data:`_BATCH`: for each item the proxy only appends to
+    a list, and the recorder's code then runs for several items in a row instead of once between every two reads of
+    the network. The first item goes at once (it gives the time to first chunk). Batches stay small because a
+    buffered chunk is kept alive: an ``openai`` chunk is a dozen objects the garbage collector tracks, and dozens of
+    them alive at once set off collections (and promote them to older generations) on the application's thread,
+    where chunks that die as soon as they are read set off none — a batch of 64 cost more in collections than it
+    saved in calls. The recorder keeps what it needs as strings, numbers and at most a couple of chunks, never every
+    chunk until the stream ends.
     """
 
     __slots__ = ("__weakref__", "call", "items", "recorder", "tap", "threshold")
