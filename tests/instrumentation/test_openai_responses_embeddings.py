@@ -192,3 +192,15 @@ def test_uninstrument_restores_responses_and_embeddings() -> None:
     assert Responses.create is not originals[0]
     run.instrumentor.uninstrument()
     assert (Responses.create, Responses.parse, AsyncResponses.create, Embeddings.create) == originals
+
+
+def test_responses_stream_helper_makes_one_span_with_the_final_text(recorded: Recorded, client: Any) -> None:
+    with client.responses.stream(model=MODEL, input="one two three") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    span = recorded.one()
+    assert final.output_text == "".join(deltas)
+    assert json_attribute(span, sc.GEN_AI_OUTPUT_MESSAGES) == [
+        {"role": "assistant", "parts": [text_part(final.output_text)], "finish_reason": "stop"}
+    ]
+    assert attributes_of(span)[sc.GEN_AI_RESPONSE_ID] == final.id
