@@ -1,7 +1,11 @@
 """Streams recorded alike whichever thread records the call: the same output messages, usage, finish reasons and
 errors with a batching span processor (the call recorded on the background thread) as with a
 ``SimpleSpanProcessor`` (on the calling thread) — long streams, streams closed early, broken in the middle, async
-ones — few chunks kept alive while a stream is read, and a failing recorder that never costs the stream."""
+ones — few chunks kept alive while a stream is read, and a failing recorder that never costs the stream.
+
+Streams recorded alike from their bytes (the tap before ``openai``'s ``SSEDecoder``) as item by item (a client with
+a decoder of its own), chat and Responses; the kept bytes split into events by the server-sent-event rules; a
+stream too long to keep, and a recorder failing on the kept bytes, costing the reply only."""
 
 from __future__ import annotations
 
